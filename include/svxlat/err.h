@@ -39,6 +39,17 @@ enum svx_err {
 	SVX_E_NOSPACE,
 	SVX_E_INVAL,
 	SVX_E_SOURCE_LOOP,
+	/* remote registration (section 14.4) */
+	SVX_E_REG_DATAGRAM,
+	SVX_E_REG_LEN,
+	SVX_E_REG_TYPE,
+	SVX_E_REG_FLAGS,
+	/* flow state machine */
+	SVX_E_NO_FLOW,
+	SVX_E_STATE,
+	SVX_E_VERNO,
+	SVX_E_NONCE,
+	SVX_E_NO_ROUTE,
 	SVX_E__COUNT,
 };
 

@@ -2,6 +2,7 @@
 
 #include <svxlat/pkt.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace svxlat {

@@ -30,6 +30,15 @@ static const struct svx_err_text svx_err_texts[SVX_E__COUNT] = {
 	[SVX_E_NOSPACE] = { "nospace", "output buffer too small for the packet" },
 	[SVX_E_INVAL] = { "inval", "invalid field value for the packet to build" },
 	[SVX_E_SOURCE_LOOP] = { "source_loop", "SOURCE extension already lists this hop (forwarding loop)" },
+	[SVX_E_NO_FLOW] = { "no_flow", "no flow for this packet (unknown flow ID, tuple or port)" },
+	[SVX_E_STATE] = { "state", "packet not valid in the flow's state (e.g. data before the handshake)" },
+	[SVX_E_VERNO] = { "verno", "SAL control packet outside the expected verno/ackno (answered with an ACK when old)" },
+	[SVX_E_NONCE] = { "nonce", "SAL control packet with the wrong nonce" },
+	[SVX_E_NO_ROUTE] = { "no_route", "no service router or instance for the service ID" },
+	[SVX_E_REG_DATAGRAM] = { "reg_datagram", "registration not in an unconnected Serval-UDP datagram (UDP, no CONTROL, dst flow 0, two SERVICE)" },
+	[SVX_E_REG_LEN] = { "reg_len", "registration message not 48 bytes, or its big-endian len field not 48" },
+	[SVX_E_REG_TYPE] = { "reg_type", "registration message type neither REGISTER (0) nor UNREGISTER (1)" },
+	[SVX_E_REG_FLAGS] = { "reg_flags", "registration message flag bits other than REREGISTER" },
 };
 
 const char *svx_err_name(enum svx_err err)

@@ -31,8 +31,13 @@ static enum svx_err svx_parse_transport(const u8 *pkt, unsigned int opts, struct
 		return SVX_E_L4_PROTO;
 	}
 	v->l4_hlen = (u16)hlen;
-	/* Inner checksums of UDP-encapsulated SAL are not re-verified (13). */
+	/*
+	 * Inner checksums of UDP-encapsulated SAL are not re-verified (13). A
+	 * zero UDP checksum means "none" (RFC 768): the reference sends that in
+	 * connected Serval UDP SYN-ACKs and ACKs (reference captures).
+	 */
 	if ((opts & SVX_PKT_VERIFY_L4_CSUM) && !v->udp_encap &&
+	    !(proto == SVX_IPPROTO_UDP && svx_get_be16(l4 + 6) == 0) &&
 	    svx_csum_l4_ipv4(svx_ip_saddr(pkt), svx_ip_daddr(pkt), proto, l4, v->l4_len) != 0)
 		return SVX_E_L4_CSUM;
 	return SVX_OK;

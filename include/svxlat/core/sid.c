@@ -127,7 +127,7 @@ unsigned int svx_sid_common_bits(const struct svx_sid *a, const struct svx_sid *
 			continue;
 		bits = i * 8;
 		while (!(diff & 0x80)) {
-			diff <<= 1;
+			diff = (u8)(diff << 1);
 			bits++;
 		}
 		return bits;
