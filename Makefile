@@ -25,7 +25,7 @@ DEB_PACKAGES := build-essential cmake pkg-config clang llvm lld \
 	libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev \
 	libmnl-dev libnetfilter-queue-dev libnftables-dev \
 	linux-headers-amd64 kmod \
-	iproute2 nftables iptables iperf3 curl python3 procps
+	iproute2 nftables iptables iperf3 curl python3 procps ethtool
 
 .PHONY: all build deps check unit asan fuzz-build fuzz fuzz-check kmod kmod-check \
 	demo bench install clean

@@ -196,9 +196,11 @@ TEST(Builder, CorruptedChecksumsAreOneFieldOff) {
         svx_pkt_view bad;
         EXPECT_EQ(svx_pkt_parse(c.pkt.data(), c.pkt.size(), kVerifyAll, &bad), c.err);
         ASSERT_EQ(c.pkt.size(), good.size());
-        for (size_t i = 0; i < good.size(); ++i)
-            if (i != c.check_off && i != c.check_off + 1)
+        for (size_t i = 0; i < good.size(); ++i) {
+            if (i != c.check_off && i != c.check_off + 1) {
                 EXPECT_EQ(c.pkt[i], good[i]) << "offset " << i;
+            }
+        }
     }
 }
 

@@ -458,19 +458,22 @@ TEST(router_service_table, ConcurrentResolveRegisterExpire) {
     ASSERT_TRUE(t.add_static(svx_sid{}, 0, ip(0, 0, 0, 1), 1, 1, t0));
     constexpr int kServices = 64;
     constexpr int kRounds = 3000;
+    constexpr uint64_t kMinResolves = 2000; // per resolver, so that the threads overlap
     std::atomic<bool> stop{false};
+    std::atomic<int> started{0};
     std::atomic<uint64_t> resolved{0}, bad{0};
 
     auto resolver = [&](int seed) {
         std::mt19937_64 gen(static_cast<uint64_t>(seed));
         uint64_t n = 0;
-        while (!stop.load(std::memory_order_relaxed)) {
+        while (!stop.load(std::memory_order_relaxed) || n < kMinResolves) {
             svx_sid id = sid_u32(static_cast<uint32_t>(gen() % kServices + 1));
             auto r = t.resolve(id, t0 + std::chrono::microseconds(gen() % 20000), gen);
             // Every answer is either the default route or a registered host.
             if (r.ok() && !(r.target == ip(0, 0, 0, 1) || r.target[0] == 20))
                 bad.fetch_add(1);
-            ++n;
+            if (++n == 1)
+                started.fetch_add(1);
         }
         resolved.fetch_add(n);
     };
@@ -485,6 +488,8 @@ TEST(router_service_table, ConcurrentResolveRegisterExpire) {
             k += 7;
         }
     });
+    while (started.load() < 4)
+        std::this_thread::yield();
     std::mt19937 gen(99);
     for (int round = 0; round < kRounds; ++round) {
         svx_sid id = sid_u32(static_cast<uint32_t>(gen() % kServices + 1));
@@ -507,7 +512,7 @@ TEST(router_service_table, ConcurrentResolveRegisterExpire) {
         th.join();
     expirer.join();
     EXPECT_EQ(bad.load(), 0u);
-    EXPECT_GT(resolved.load(), 0u);
+    EXPECT_GE(resolved.load(), 4 * kMinResolves);
     // The counters agree with a full recount.
     size_t targets = 0;
     for (const auto& e : t.snapshot(t0))

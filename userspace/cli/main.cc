@@ -3,11 +3,13 @@
 #include "common/packet_text.h"
 #include "common/pcap_reader.h"
 #include "config/table.h"
+#include "control/control_protocol.h"
 
 #include <svxlat/err.h>
 #include <svxlat/sid.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -23,8 +25,18 @@ constexpr int kExitErrors = 1;
 constexpr int kExitUsage = 2;
 
 void print_usage(std::ostream& out) {
-    out << "usage: svxlat COMMAND [ARGS]\n"
+    out << "usage: svxlat [-s SOCKET] COMMAND [ARGS]\n"
            "\n"
+           "Live state of the running svxlatd (over its control socket, default\n"
+           "/run/svxlat/svxlatd.sock; -s or SVXLAT_SOCKET to choose another):\n"
+           "  status [--json]      roles, engine, flow count, uptime, reloads\n"
+           "  table [--json]       the translator table in use\n"
+           "  services [--json]    router registrations, static services, host services\n"
+           "  flows [--json]       every flow: role, state, addresses, flow IDs, age, bytes\n"
+           "  counters [--json]    every counter with a one-line explanation\n"
+           "  reload               reload the configuration (as SIGUSR1)\n"
+           "\n"
+           "Offline:\n"
            "  table check FILE     validate a translator table; exit 0 clean, 1 on any\n"
            "                       error (each printed as FILE:LINE: field: reason), 2 if\n"
            "                       the file cannot be read\n"
@@ -85,6 +97,16 @@ int sid(std::string_view text) {
     return kExitOk;
 }
 
+int daemon_query(const std::string& socket, svxlat::control::Command command, bool json) {
+    try {
+        std::cout << svxlat::control::query(socket, {command, json});
+    } catch (const std::exception& e) {
+        std::cerr << "svxlat: " << e.what() << "\n";
+        return kExitUsage;
+    }
+    return kExitOk;
+}
+
 int reasons() {
     for (int code = SVX_OK + 1; code < SVX_E__COUNT; ++code) {
         auto err = static_cast<svx_err>(code);
@@ -97,6 +119,13 @@ int reasons() {
 
 int main(int argc, char** argv) {
     std::vector<std::string_view> args(argv + 1, argv + argc);
+    std::string socket = svxlat::control::kDefaultSocketPath;
+    if (const char* env = std::getenv("SVXLAT_SOCKET"))
+        socket = env;
+    if (args.size() >= 2 && (args[0] == "-s" || args[0] == "--socket")) {
+        socket = std::string(args[1]);
+        args.erase(args.begin(), args.begin() + 2);
+    }
     if (args.empty()) {
         print_usage(std::cerr);
         return kExitUsage;
@@ -106,6 +135,18 @@ int main(int argc, char** argv) {
         print_usage(std::cout);
         return kExitOk;
     }
+    const bool json = args.size() == 2 && args[1] == "--json";
+    static constexpr std::pair<std::string_view, svxlat::control::Command> kLive[] = {
+        {"status", svxlat::control::Command::status},
+        {"table", svxlat::control::Command::table},
+        {"services", svxlat::control::Command::services},
+        {"flows", svxlat::control::Command::flows},
+        {"counters", svxlat::control::Command::counters},
+        {"reload", svxlat::control::Command::reload},
+    };
+    for (const auto& [name, live] : kLive)
+        if (command == name && (args.size() == 1 || json))
+            return daemon_query(socket, live, json);
     if (command == "table" && args.size() == 3 && args[1] == "check")
         return table_check(std::string(args[2]));
     if (command == "table" && args.size() == 3 && args[1] == "show")

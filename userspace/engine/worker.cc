@@ -182,6 +182,11 @@ Verdict Worker::on_tcp(std::span<const std::uint8_t> pkt, std::uint64_t now_ms,
         TcpKey key{addr_at(svx_ip_saddr(pkt.data())), addr_at(svx_ip_daddr(pkt.data())), sport,
                    dport};
         FlowEntry* entry = flows_.find_tcp(key);
+        if (!entry && same_addr(svx_ip_daddr(pkt.data()), settings_->host->address)) {
+            // The server talking to a local client (a health check): not ours.
+            counters_.add(Event::not_ours);
+            return Verdict::accept;
+        }
         if (!entry) {
             counters_.drop(SVX_E_NO_FLOW);
             if (svx_emit_tcp_reset_reply(pkt.data(), &tv, settings_->flow.ttl, &emit_))

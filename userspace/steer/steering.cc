@@ -292,11 +292,12 @@ std::string iptables_install_script(const SteeringSpec& spec) {
                              u32_selectors(q, ihl + "@28"));
 
     // The engine's own packets: no queue, no conntrack.
-    for (auto chain : {kPreChain, kOutChain}) {
+    auto skip_marked = [&](std::string_view chain) {
         const std::string prefix = "-A " + std::string(chain) + " -m mark --mark " + mark;
         out += prefix + " -j CT --notrack\n";
         out += prefix + " -j RETURN\n";
-    }
+    };
+    skip_marked(kPreChain);
     for (const auto& pair : unique_in_order(spec.tcp_inbound))
         out += "-A " + std::string(kPreChain) + " -d " + format_address(pair.address) +
                "/32 -p tcp -m tcp --dport " + std::to_string(pair.port) + " -j " +
@@ -313,6 +314,7 @@ std::string iptables_install_script(const SteeringSpec& spec) {
                    "/32 -p icmp -m icmp --icmp-type 3 -m u32 --u32 \"" + quoted + "\" -j " +
                    std::string(kIcmpChain) + "\n";
     }
+    skip_marked(kOutChain);
     for (const auto& pair : unique_in_order(spec.tcp_local_outbound))
         out += "-A " + std::string(kOutChain) + " -d " + format_address(pair.address) +
                "/32 -p tcp -m tcp --dport " + std::to_string(pair.port) + " -j " +
