@@ -25,7 +25,8 @@ DEB_PACKAGES := build-essential cmake pkg-config clang llvm lld \
 	libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev \
 	libmnl-dev libnetfilter-queue-dev libnftables-dev \
 	linux-headers-amd64 kmod \
-	iproute2 nftables iptables iperf3 curl python3 procps ethtool
+	iproute2 nftables iptables iperf3 curl python3 procps ethtool \
+	qemu-system-x86 busybox-static cpio xz-utils
 
 .PHONY: all build deps check unit asan fuzz-build fuzz fuzz-check kmod kmod-check \
 	demo bench install clean
@@ -67,9 +68,11 @@ fuzz-check: fuzz-build
 kmod:
 	$(MAKE) -C kmod
 
-# The core must build as kernel code, warnings being errors (kmod/Kbuild).
+# The core must build as kernel code, warnings being errors (kmod/Kbuild),
+# and run: the check module is loaded in a VM booting Debian's kernel.
 kmod-check: kmod
-	@test -f kmod/svxlat_corecheck.ko && echo "kmod-check: shared core builds as a kernel module"
+	tests/vm/vm-run --ko kmod/svxlat_corecheck.ko -- sh -c 'dmesg | grep -q "svxlat_corecheck: shared core OK"'
+	@echo "kmod-check: the shared core builds with Kbuild and runs in Debian's kernel"
 
 check: unit asan kmod-check fuzz-check
 	@echo "check: all tests passed"

@@ -53,13 +53,13 @@ SVX_EXTERN_C_BEGIN
 
 /* A decoded ctrlmsg_register body. */
 struct svx_reg_msg {
-	u8 type;		/* SVX_CTRLMSG_REGISTER or SVX_CTRLMSG_UNREGISTER */
-	u8 flags;		/* SVX_CTRLMSG_REG_FLAG_REREGISTER or 0 */
-	u8 retval;		/* 0 when sent; not checked on receive */
-	u8 srvid_flags;		/* sockaddr_sv flags; not checked on receive */
-	u16 prefix_bits;	/* 1..256; the wire's 0 ("full length") is 256 */
-	u32 xid;		/* the wire's 4 bytes read little-endian */
-	u8 addr[4];		/* previous address with REREGISTER, else ignored */
+	u8 type;	 /* SVX_CTRLMSG_REGISTER or SVX_CTRLMSG_UNREGISTER */
+	u8 flags;	 /* SVX_CTRLMSG_REG_FLAG_REREGISTER or 0 */
+	u8 retval;	 /* 0 when sent; not checked on receive */
+	u8 srvid_flags;	 /* sockaddr_sv flags; not checked on receive */
+	u16 prefix_bits; /* 1..256; the wire's 0 ("full length") is 256 */
+	u32 xid;	 /* the wire's 4 bytes read little-endian */
+	u8 addr[4];	 /* previous address with REREGISTER, else ignored */
 	struct svx_sid service_id;
 };
 
@@ -83,11 +83,11 @@ enum svx_err svx_reg_msg_parse(const u8 *body, size_t len, struct svx_reg_msg *m
 
 /* What a registration datagram says besides its body. */
 struct svx_reg_datagram {
-	u8 saddr[4];			/* IP source: the address to register */
-	u8 daddr[4];			/* IP destination (router or broadcast) */
-	u32 src_flow;			/* SAL source flow ID of the sender's socket */
-	struct svx_sid dst_service;	/* SERVICE #0, normally the router ID */
-	struct svx_sid src_service;	/* SERVICE #1, the sender's (client) ID */
+	u8 saddr[4];		    /* IP source: the address to register */
+	u8 daddr[4];		    /* IP destination (router or broadcast) */
+	u32 src_flow;		    /* SAL source flow ID of the sender's socket */
+	struct svx_sid dst_service; /* SERVICE #0, normally the router ID */
+	struct svx_sid src_service; /* SERVICE #1, the sender's (client) ID */
 	struct svx_reg_msg msg;
 };
 

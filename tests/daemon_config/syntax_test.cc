@@ -155,13 +155,17 @@ TEST(DaemonConfigSyntax, LineLengthBound) {
 
 TEST(DaemonConfigSyntax, NulAndControlBytes) {
     using namespace std::string_literals;
-    EXPECT_EQ(only_error("[router]\naddress = 10.0.0.1\0\n"s), "t.conf:2: NUL byte in line");
-    EXPECT_EQ(only_error("[router]\n# a comment with \0 is still refused\naddress = 10.0.0.1\n"s),
-              "t.conf:2: NUL byte in line");
-    EXPECT_EQ(only_error("[router]\naddress = 10.0.0.1\x1b\n"),
-              "t.conf:2: control character \\x1b in line");
-    EXPECT_EQ(only_error("[router]\naddress = 10.0.0.1\x7f\n"),
-              "t.conf:2: control character \\x7f in line");
+    const std::string head(kRouterRole);
+    EXPECT_EQ(only_error(head + "expiry = 5s\0\n"s), "t.conf:3: NUL byte in line");
+    EXPECT_EQ(only_error(head + "# a comment with \0 is still refused\n"s),
+              "t.conf:3: NUL byte in line");
+    EXPECT_EQ(only_error(head + "expiry = 5s\x1b\n"), "t.conf:3: control character \\x1b in line");
+    EXPECT_EQ(only_error(head + "expiry = 5s\x7f\n"), "t.conf:3: control character \\x7f in line");
+    // The refused line is skipped whole: a required key on it is then missing.
+    auto result = parse("[router]\naddress = 10.0.0.1\0\n"s);
+    EXPECT_EQ(messages(result),
+              (std::vector<std::string>{"t.conf:1: [router]: missing required key 'address'",
+                                        "t.conf:2: NUL byte in line"}));
 }
 
 TEST(DaemonConfigSyntax, FileSizeBound) {

@@ -45,7 +45,9 @@ Forwarded forward(const Bytes& pkt, const test::Ipv4Addr& target, ForwardOptions
     return f;
 }
 
-Bytes frame(const std::vector<Bytes>& packets, size_t number) { return packets.at(number - 1); }
+Bytes frame(const std::vector<Bytes>& packets, size_t number) {
+    return packets.at(number - 1);
+}
 
 PacketBuilder syn_c_to(const test::Ipv4Addr& dst) {
     PacketBuilder b;
@@ -64,8 +66,8 @@ PacketBuilder syn_c_to(const test::Ipv4Addr& dst) {
 TEST(router_forward, CapturedTcpSynMatchesTheReferenceRouter) {
     // B-via-router-port-sr.txt: #6 reaches the router 10.77.1.3 from the
     // client 10.77.1.1; the router sends #7 to the instance 10.77.1.2.
-    auto packets = test::read_pcap_ipv4(test::vectors_dir() / "reference" /
-                                        "B-via-router-port-sr.pcap");
+    auto packets =
+        test::read_pcap_ipv4(test::vectors_dir() / "reference" / "B-via-router-port-sr.pcap");
     Bytes in = frame(packets, 6), want = frame(packets, 7);
     auto f = forward(in, test::ipv4_addr("10.77.1.2"));
     ASSERT_TRUE(f.r.ok()) << forward_drop_name(f.r.drop) << " " << svx_err_name(f.r.err);
@@ -75,8 +77,8 @@ TEST(router_forward, CapturedTcpSynMatchesTheReferenceRouter) {
 
 TEST(router_forward, CapturedUdpSynMatchesTheReferenceRouter) {
     // #10 -> #11: a connected Serval-UDP SYN (empty UDP header) through the router.
-    auto packets = test::read_pcap_ipv4(test::vectors_dir() / "reference" /
-                                        "B-via-router-port-sr.pcap");
+    auto packets =
+        test::read_pcap_ipv4(test::vectors_dir() / "reference" / "B-via-router-port-sr.pcap");
     Bytes in = frame(packets, 10), want = frame(packets, 11);
     auto f = forward(in, test::ipv4_addr("10.77.1.2"));
     ASSERT_TRUE(f.r.ok()) << forward_drop_name(f.r.drop) << " " << svx_err_name(f.r.err);
@@ -127,8 +129,7 @@ TEST(router_forward, OutputVerifiesEverywhere) {
         ASSERT_TRUE(f.r.ok());
         ASSERT_EQ(f.r.len, in.size() + 12);
         svx_pkt_view v;
-        ASSERT_EQ(svx_pkt_parse(f.out.data(), f.out.size(), kStrict, &v), SVX_OK)
-            << hexdump(f.out);
+        ASSERT_EQ(svx_pkt_parse(f.out.data(), f.out.size(), kStrict, &v), SVX_OK) << hexdump(f.out);
         EXPECT_EQ(f.out[8], 63);
         EXPECT_TRUE(std::equal(f.out.begin() + 12, f.out.begin() + 16, hm::client.begin()));
         EXPECT_TRUE(std::equal(f.out.begin() + 16, f.out.begin() + 20, hm::server.begin()));
@@ -241,9 +242,8 @@ TEST(router_forward, UdpEncapsulatedSynKeepsPortsAndFixesOuterUdp) {
     EXPECT_EQ(v.sal.n_source, 2);
     // The inner TCP checksum is computed over the new addresses too.
     const uint8_t* tcp = f.out.data() + v.l4_off;
-    EXPECT_EQ(svx_csum_l4_ipv4(f.out.data() + 12, f.out.data() + 16, SVX_IPPROTO_TCP, tcp,
-                               v.l4_len),
-              0);
+    EXPECT_EQ(
+        svx_csum_l4_ipv4(f.out.data() + 12, f.out.data() + 16, SVX_IPPROTO_TCP, tcp, v.l4_len), 0);
 }
 
 TEST(router_forward, IpOptionsAndTrailingBytes) {

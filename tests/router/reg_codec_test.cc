@@ -77,10 +77,8 @@ svx_err parse_datagram(std::span<const uint8_t> pkt, svx_reg_datagram& d) {
 }
 
 TEST(router_reg_codec, DefaultServiceIds) {
-    EXPECT_EQ(to_hex(sid_u32(SVX_REG_DEFAULT_ROUTER_ID).b),
-              "00015b38" + std::string(56, '0'));
-    EXPECT_EQ(to_hex(sid_u32(SVX_REG_DEFAULT_CLIENT_ID).b),
-              "0000d903" + std::string(56, '0'));
+    EXPECT_EQ(to_hex(sid_u32(SVX_REG_DEFAULT_ROUTER_ID).b), "00015b38" + std::string(56, '0'));
+    EXPECT_EQ(to_hex(sid_u32(SVX_REG_DEFAULT_CLIENT_ID).b), "0000d903" + std::string(56, '0'));
 }
 
 TEST(router_reg_codec, BuildsV10ByteForByte) {
@@ -286,22 +284,46 @@ TEST(router_reg_codec, DatagramNotUnconnectedUdp) {
     };
     std::vector<Case> cases;
     cases.push_back({"TCP", PacketBuilder{}});
-    cases.back().b.ipv4(handmade::client, handmade::router).sal(3, 0).service(router).service(client)
-        .tcp(0, 0).payload(body);
+    cases.back()
+        .b.ipv4(handmade::client, handmade::router)
+        .sal(3, 0)
+        .service(router)
+        .service(client)
+        .tcp(0, 0)
+        .payload(body);
     cases.push_back({"CONTROL", PacketBuilder{}});
-    cases.back().b.ipv4(handmade::client, handmade::router).sal(3, 0).control(SVX_CTL_SYN, 1, 0)
-        .service(router).service(client).udp(0, 0).payload(body);
+    cases.back()
+        .b.ipv4(handmade::client, handmade::router)
+        .sal(3, 0)
+        .control(SVX_CTL_SYN, 1, 0)
+        .service(router)
+        .service(client)
+        .udp(0, 0)
+        .payload(body);
     cases.push_back({"dst flow", PacketBuilder{}});
-    cases.back().b.ipv4(handmade::client, handmade::router).sal(3, 9).service(router).service(client)
-        .udp(0, 0).payload(body);
+    cases.back()
+        .b.ipv4(handmade::client, handmade::router)
+        .sal(3, 9)
+        .service(router)
+        .service(client)
+        .udp(0, 0)
+        .payload(body);
     cases.push_back({"one SERVICE", PacketBuilder{}});
-    cases.back().b.ipv4(handmade::client, handmade::router).sal(3, 0).service(router).udp(0, 0)
+    cases.back()
+        .b.ipv4(handmade::client, handmade::router)
+        .sal(3, 0)
+        .service(router)
+        .udp(0, 0)
         .payload(body);
     cases.push_back({"no SERVICE", PacketBuilder{}});
     cases.back().b.ipv4(handmade::client, handmade::router).sal(3, 0).udp(0, 0).payload(body);
     cases.push_back({"no transport", PacketBuilder{}});
-    cases.back().b.ipv4(handmade::client, handmade::router).sal(3, 0).sal_protocol(17)
-        .service(router).service(client);
+    cases.back()
+        .b.ipv4(handmade::client, handmade::router)
+        .sal(3, 0)
+        .sal_protocol(17)
+        .service(router)
+        .service(client);
     for (const auto& c : cases) {
         Bytes pkt = c.b.build();
         EXPECT_EQ(parse_datagram(pkt, d), SVX_E_REG_DATAGRAM) << c.what << "\n" << hexdump(pkt);

@@ -28,7 +28,9 @@ using test::sid_from_text;
 
 const TimePoint t0 = TimePoint{} + 1000h; // any fixed point of the injected clock
 
-Ipv4Address ip(uint8_t a, uint8_t b, uint8_t c, uint8_t d) { return {a, b, c, d}; }
+Ipv4Address ip(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+    return {a, b, c, d};
+}
 
 svx_sid sid_u32(uint32_t n) {
     svx_sid id;
@@ -94,8 +96,7 @@ TEST(router_service_table, PrefixLengthsMatchExactlyTheirBits) {
         auto r = t.resolve(same, t0, uint64_t{0});
         EXPECT_TRUE(r.ok());
         EXPECT_EQ(r.matched_bits, bits);
-        EXPECT_EQ(t.resolve(flip_bit(kAll1, bits - 1), t0, uint64_t{0}).status,
-                  Status::no_entry);
+        EXPECT_EQ(t.resolve(flip_bit(kAll1, bits - 1), t0, uint64_t{0}).status, Status::no_entry);
         if (bits < 256) {
             EXPECT_TRUE(t.resolve(flip_bit(kAll1, bits), t0, uint64_t{0}).ok());
         }
@@ -243,13 +244,23 @@ TEST(router_service_table, RegisterAddsPriorityZeroWeightOneWithExpiry) {
 
 TEST(router_service_table, RegisterWithPrefixMasksTheId) {
     ServiceTable t;
-    EXPECT_EQ(t.apply_registration(reg(kAll1, 12), ip(6, 0, 0, 2), t0),
-              RegistrationOutcome::added);
+    EXPECT_EQ(t.apply_registration(reg(kAll1, 12), ip(6, 0, 0, 2), t0), RegistrationOutcome::added);
     auto snap = t.snapshot(t0);
     ASSERT_EQ(snap.size(), 1u);
     EXPECT_EQ(snap[0].bits, 12u);
     EXPECT_EQ(test::to_hex(snap[0].prefix.b), "fff0" + std::string(60, '0'));
     EXPECT_TRUE(t.resolve(flip_bit(kAll1, 12), t0, uint64_t{0}).ok());
+}
+
+TEST(router_service_table, HandMadePrefixOutOfRangeMeansFullLength) {
+    ServiceTable t;
+    for (unsigned bits : {0u, 257u, 1000u})
+        EXPECT_NE(t.apply_registration(reg(kAll1, bits), ip(6, 0, 0, 3), t0),
+                  RegistrationOutcome::table_full);
+    auto snap = t.snapshot(t0);
+    ASSERT_EQ(snap.size(), 1u);
+    EXPECT_EQ(snap[0].bits, 256u);
+    EXPECT_EQ(snap[0].targets.size(), 1u);
 }
 
 TEST(router_service_table, RefreshRestartsTheTimer) {
@@ -316,8 +327,7 @@ TEST(router_service_table, UnregisterRemovesAtOnce) {
     ASSERT_EQ(t.apply_registration(reg(kId), ip(10, 0, 0, 2), t0), RegistrationOutcome::added);
     auto un = reg(kId, 256, SVX_CTRLMSG_UNREGISTER);
     EXPECT_EQ(t.apply_registration(un, ip(10, 0, 0, 1), t0 + 1s), RegistrationOutcome::removed);
-    EXPECT_EQ(t.apply_registration(un, ip(10, 0, 0, 1), t0 + 1s),
-              RegistrationOutcome::not_found);
+    EXPECT_EQ(t.apply_registration(un, ip(10, 0, 0, 1), t0 + 1s), RegistrationOutcome::not_found);
     for (uint64_t r : {uint64_t{0}, ~uint64_t{0}})
         EXPECT_EQ(t.resolve(kId, t0 + 1s, r).target, ip(10, 0, 0, 2));
     EXPECT_EQ(t.apply_registration(un, ip(10, 0, 0, 2), t0 + 1s), RegistrationOutcome::removed);
@@ -385,8 +395,9 @@ TEST(router_service_table, ExpireCountsAndKeepsStatic) {
     ServiceTable t;
     ASSERT_TRUE(t.add_static(svx_sid{}, 0, ip(14, 0, 0, 255), 1, 1, t0));
     for (uint32_t i = 1; i <= 10; ++i)
-        ASSERT_EQ(t.apply_registration(reg(sid_u32(i)), ip(14, 0, 0, 1), t0 + std::chrono::seconds(i)),
-                  RegistrationOutcome::added);
+        ASSERT_EQ(
+            t.apply_registration(reg(sid_u32(i)), ip(14, 0, 0, 1), t0 + std::chrono::seconds(i)),
+            RegistrationOutcome::added);
     EXPECT_EQ(t.expire(t0 + 50s), 0u);
     EXPECT_EQ(t.expire(t0 + 53s), 3u);
     EXPECT_EQ(t.entry_count(), 8u);

@@ -100,8 +100,8 @@ ForwardResult forward_inspected(std::span<std::uint8_t> buf, svx_pkt_view& v,
         svx_put_be16(udp + 4, udp_len);
         udp[6] = 0;
         udp[7] = 0;
-        std::uint16_t sum = svx_csum_l4_ipv4(svx_ip_saddr(pkt), svx_ip_daddr(pkt),
-                                             SVX_IPPROTO_UDP, udp, udp_len);
+        std::uint16_t sum =
+            svx_csum_l4_ipv4(svx_ip_saddr(pkt), svx_ip_daddr(pkt), SVX_IPPROTO_UDP, udp, udp_len);
         svx_put_be16(udp + 6, sum == 0 ? 0xffff : sum);
     }
     svx_ipv4_fill_csum(pkt);

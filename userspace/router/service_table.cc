@@ -180,8 +180,9 @@ RegistrationOutcome ServiceTable::apply_registration(const svx_reg_msg& msg,
                                                      const Ipv4Address& source, TimePoint now) {
     if (is_default_id(msg.service_id))
         return RegistrationOutcome::refused_default;
-    // The codec reports 1..256; clamp anyway so a hand-made message is safe.
-    const unsigned bits = std::clamp<unsigned>(msg.prefix_bits, 1, kMaxPrefixBits);
+    // The codec reports 1..256; a hand-made 0 or > 256 means the full length.
+    const unsigned bits =
+        msg.prefix_bits == 0 || msg.prefix_bits > kMaxPrefixBits ? kMaxPrefixBits : msg.prefix_bits;
     const Key key = make_key(msg.service_id, bits);
     const TimePoint deadline = now + options_.registration_lifetime;
 

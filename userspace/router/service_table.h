@@ -95,15 +95,16 @@ struct TargetInfo {
     std::uint32_t priority = 0;
     std::uint32_t weight = 1;
     TargetOrigin origin = TargetOrigin::static_config;
-    Clock::duration age{};                      // since the target was added
-    std::optional<Clock::duration> remaining{}; // lifetime left; none for static (negative: expired)
-    std::uint64_t chosen = 0;                   // times resolve() picked it
+    Clock::duration age{}; // since the target was added
+    std::optional<Clock::duration>
+        remaining{};          // lifetime left; none for static (negative: expired)
+    std::uint64_t chosen = 0; // times resolve() picked it
 };
 
 struct EntryInfo {
     svx_sid prefix{}; // masked to bits
     unsigned bits = 0;
-    Clock::duration age{}; // since the entry was created
+    Clock::duration age{};           // since the entry was created
     std::vector<TargetInfo> targets; // highest priority first, then by address
 };
 
@@ -137,7 +138,8 @@ public:
     // target {source, priority 0, weight 1, expiry now + lifetime}; with
     // REREGISTER and a registration target at msg.addr, that target moves to
     // source (timer restarted), otherwise it is a REGISTER. UNREGISTER removes
-    // the registration target source at once.
+    // the registration target source at once. msg.prefix_bits is 1..256 (0
+    // or more than 256 are taken as 256, the wire's meaning of 0).
     RegistrationOutcome apply_registration(const svx_reg_msg& msg, const Ipv4Address& source,
                                            TimePoint now);
 
