@@ -23,6 +23,7 @@ constexpr std::string_view kDefaultFileName = "<config>";
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 constexpr std::size_t kMaxQuotedBytes = 64;
 constexpr std::size_t kMaxSocketPathBytes = 107; // sun_path[108] holds the NUL too
+constexpr std::size_t kMaxPathBytes = 4095;      // PATH_MAX holds the NUL too
 
 constexpr Duration kMinDuration = 100ms;
 constexpr Duration kMaxDuration = std::chrono::days{30};
@@ -859,7 +860,11 @@ private:
     FieldError apply_translator(std::string_view key, std::string_view value, unsigned line) {
         TranslatorSettings& translator = *config_.translator;
         if (key == "table") {
-            translator.table = resolve_path(value, base_directory_);
+            std::string path = resolve_path(value, base_directory_);
+            if (path.size() > kMaxPathBytes)
+                return quoted(path) + " is longer than " + std::to_string(kMaxPathBytes) +
+                       " bytes";
+            translator.table = std::move(path);
             return std::nullopt;
         }
         if (key == "address")

@@ -105,7 +105,7 @@ struct EngineSettings {
 };
 
 struct TranslatorSettings {
-    std::string table;          // resolved: a relative path is prefixed by the base directory
+    std::string table; // resolved: a relative path is prefixed by the base directory; < 4096 bytes
     Ipv4Address address{};      // Serval-side source address
     std::optional<Ipv4Address> router; // where SAL SYNs go unless a service matches
     std::vector<StaticService> services; // in file order; router or services is non-empty
@@ -173,7 +173,8 @@ ConfigParseResult load_daemon_config(const std::string& path);
 
 // The effective configuration as a file, every key written out, each section
 // in the order above. parse_daemon_config reads it back to the same Config
-// (with a file_name whose directory part is empty, or an absolute table path).
+// when given a file_name without a directory part (or the table path is
+// absolute) and the table path leaves its line within kMaxLineBytes.
 std::string format_daemon_config(const Config& config);
 
 // "10.77.1.2".
