@@ -50,6 +50,7 @@ enum svx_err {
 	SVX_E_VERNO,
 	SVX_E_NONCE,
 	SVX_E_NO_ROUTE,
+	SVX_E_TTL,
 	SVX_E__COUNT,
 };
 

@@ -75,7 +75,7 @@ static inline const u8 *svx_sal_nonce(const u8 *sal, const struct svx_sal_view *
 /* Service ID i (0 = destination), or NULL when absent. */
 static inline const u8 *svx_sal_service(const u8 *sal, const struct svx_sal_view *v, unsigned int i)
 {
-	return i < v->n_service ? sal + v->service_off[i] + 4 : NULL;
+	return i < v->n_service && i < 2 ? sal + v->service_off[i] + 4 : NULL;
 }
 
 /* SOURCE address i (i < n_source). */

@@ -30,7 +30,9 @@ const std::vector<HandmadeVector>& vectors() {
     return all;
 }
 
-const Bytes& vec(std::string_view name) { return find_vector(vectors(), name).bytes; }
+const Bytes& vec(std::string_view name) {
+    return find_vector(vectors(), name).bytes;
+}
 
 const svx_sid& service_id() {
     static const svx_sid sid = sid_from_text(handmade::service_id);
@@ -81,8 +83,7 @@ Bytes forward_via_router(std::span<const uint8_t> in, const Ipv4Addr& target) {
     const Ipv4Addr orig_src = p.saddr();
     const Ipv4Addr hop = p.daddr();
     int n = svx_sal_source_append(buf.data() + p.v.sal_off, in.size() - p.v.sal_off,
-                                  buf.size() - p.v.sal_off, &p.v.sal, orig_src.data(),
-                                  hop.data());
+                                  buf.size() - p.v.sal_off, &p.v.sal, orig_src.data(), hop.data());
     if (n < 0) {
         ADD_FAILURE() << "svx_sal_source_append: " << svx_err_name(static_cast<svx_err>(-n));
         return {};
@@ -159,14 +160,18 @@ TEST(HandmadeBuild, V2ChecksumsFollowIncrementally) {
     Parsed p2 = parse_strict(v2);
 
     uint16_t ip_check = svx_get_be16(v1.data() + 10);
-    ip_check = svx_csum_update16(ip_check, svx_get_be16(v1.data() + 2), svx_get_be16(v2.data() + 2));
-    ip_check = svx_csum_update16(ip_check, svx_get_be16(v1.data() + 8), svx_get_be16(v2.data() + 8));
-    ip_check = svx_csum_update32(ip_check, svx_get_be32(v1.data() + 16), svx_get_be32(v2.data() + 16));
+    ip_check =
+        svx_csum_update16(ip_check, svx_get_be16(v1.data() + 2), svx_get_be16(v2.data() + 2));
+    ip_check =
+        svx_csum_update16(ip_check, svx_get_be16(v1.data() + 8), svx_get_be16(v2.data() + 8));
+    ip_check =
+        svx_csum_update32(ip_check, svx_get_be32(v1.data() + 16), svx_get_be32(v2.data() + 16));
     EXPECT_EQ(ip_check, svx_get_be16(v2.data() + 10));
 
     // The TCP segment is unchanged; only its pseudo-header destination moved.
     uint16_t tcp_check = svx_get_be16(v1.data() + p1.v.l4_off + 16);
-    tcp_check = svx_csum_update32(tcp_check, svx_get_be32(v1.data() + 16), svx_get_be32(v2.data() + 16));
+    tcp_check =
+        svx_csum_update32(tcp_check, svx_get_be32(v1.data() + 16), svx_get_be32(v2.data() + 16));
     EXPECT_EQ(tcp_check, svx_get_be16(v2.data() + p2.v.l4_off + 16));
     EXPECT_EQ(tcp_check, 0x365d);
 }
@@ -242,19 +247,17 @@ TEST(HandmadeBuild, V5DataSegment) {
 
 TEST(HandmadeBuild, V6SalFin) {
     svx_sal_spec spec;
-    svx_sal_spec_fin(&spec, handmade::client_flow, handmade::server_flow,
-                     handmade::client_iss + 1, handmade::server_iss + 1, client_nonce.data());
-    Bytes pkt =
-        PacketBuilder().ipv4(handmade::client, handmade::server).sal_spec(spec).build();
+    svx_sal_spec_fin(&spec, handmade::client_flow, handmade::server_flow, handmade::client_iss + 1,
+                     handmade::server_iss + 1, client_nonce.data());
+    Bytes pkt = PacketBuilder().ipv4(handmade::client, handmade::server).sal_spec(spec).build();
     EXPECT_TRUE(same_bytes(pkt, vec("V6")));
 }
 
 TEST(HandmadeBuild, V7SalAckOfTheFin) {
     svx_sal_spec spec;
-    svx_sal_spec_ack(&spec, handmade::server_flow, handmade::client_flow,
-                     handmade::server_iss + 1, handmade::client_iss + 2, server_nonce.data());
-    Bytes pkt =
-        PacketBuilder().ipv4(handmade::server, handmade::client).sal_spec(spec).build();
+    svx_sal_spec_ack(&spec, handmade::server_flow, handmade::client_flow, handmade::server_iss + 1,
+                     handmade::client_iss + 2, server_nonce.data());
+    Bytes pkt = PacketBuilder().ipv4(handmade::server, handmade::client).sal_spec(spec).build();
     EXPECT_TRUE(same_bytes(pkt, vec("V7")));
 }
 
@@ -316,8 +319,8 @@ TEST(ReferenceRewrite, RouterForwardedSynsMatchTheCapture) {
                                           buf.size() - in.v.sal_off, &sal_view, orig_src.data(),
                                           hop.data());
             ASSERT_GT(n, 0) << svx_err_name(static_cast<svx_err>(-n));
-            EXPECT_TRUE(same_bytes(std::span(buf).subspan(in.v.sal_off, sal_view.len),
-                                   out.sal_bytes()));
+            EXPECT_TRUE(
+                same_bytes(std::span(buf).subspan(in.v.sal_off, sal_view.len), out.sal_bytes()));
 
             EXPECT_TRUE(same_bytes(forward_via_router(in.pkt, out.daddr()), out.pkt));
         }

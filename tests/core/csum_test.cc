@@ -73,9 +73,9 @@ TEST(Checksum, AddAndFoldCarryAroundTheEnd) {
     EXPECT_EQ(svx_csum_add(5, 7), 12u);
     EXPECT_EQ(svx_csum_fold(0), 0xffff);
     EXPECT_EQ(svx_csum_fold(0xffff), 0);
-    EXPECT_EQ(svx_csum_fold(0x1fffe), 0);          // fffe + 1
-    EXPECT_EQ(svx_csum_fold(0xffffffff), 0);       // ffff + ffff -> 1fffe -> ffff
-    EXPECT_EQ(svx_csum_fold(0x00010000), 0xfffe);  // 1
+    EXPECT_EQ(svx_csum_fold(0x1fffe), 0);         // fffe + 1
+    EXPECT_EQ(svx_csum_fold(0xffffffff), 0);      // ffff + ffff -> 1fffe -> ffff
+    EXPECT_EQ(svx_csum_fold(0x00010000), 0xfffe); // 1
 }
 
 TEST(Checksum, PseudoHeaderOfIpv4) {
@@ -162,7 +162,8 @@ TEST_F(ChecksumProperty, IncrementalUpdatesEqualFullRecomputation) {
     for (int i = 0; i < 4000; ++i) {
         Bytes pkt = random_sal_packet(rng_, 64);
         svx_pkt_view v;
-        ASSERT_EQ(svx_pkt_parse(pkt.data(), pkt.size(), kVerifyAll | SVX_PKT_UDP_ENCAP, &v), SVX_OK);
+        ASSERT_EQ(svx_pkt_parse(pkt.data(), pkt.size(), kVerifyAll | SVX_PKT_UDP_ENCAP, &v),
+                  SVX_OK);
         Region region = static_cast<Region>(below(3));
         if (region == Region::tcp && (v.sal.protocol != SVX_IPPROTO_TCP || v.l4_hlen == 0))
             region = Region::sal;
@@ -198,8 +199,8 @@ TEST_F(ChecksumProperty, IncrementalUpdatesEqualFullRecomputation) {
             std::copy(fresh.begin(), fresh.end(), p);
             svx_put_be16(check, incremental);
             ASSERT_EQ(incremental, full_checksum(pkt, v, region))
-                << "region " << static_cast<int>(region) << " field " << field << " width "
-                << width << "\n"
+                << "region " << static_cast<int>(region) << " field " << field << " width " << width
+                << "\n"
                 << hexdump(pkt);
             ++checked;
         }
@@ -214,7 +215,8 @@ TEST_F(ChecksumProperty, AddressRewriteUpdatesIpAndTransportChecksums) {
     for (int i = 0; i < 2000; ++i) {
         Bytes pkt = random_sal_packet(rng_, 64);
         svx_pkt_view v;
-        ASSERT_EQ(svx_pkt_parse(pkt.data(), pkt.size(), kVerifyAll | SVX_PKT_UDP_ENCAP, &v), SVX_OK);
+        ASSERT_EQ(svx_pkt_parse(pkt.data(), pkt.size(), kVerifyAll | SVX_PKT_UDP_ENCAP, &v),
+                  SVX_OK);
         if (v.l4_hlen == 0 || v.udp_encap)
             continue;
         const size_t addr_off = below(2) ? 12 : 16;

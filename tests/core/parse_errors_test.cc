@@ -164,8 +164,7 @@ TEST(ParseIp, NotSal) {
     EXPECT_EQ(parse(encap), SVX_E_NOT_SAL);
     EXPECT_EQ(parse(encap, SVX_PKT_UDP_ENCAP), SVX_OK);
     // UDP, but neither port is an encapsulation port.
-    EXPECT_EQ(parse(tcp_packet().udp_encap(1000, 2000).build(), SVX_PKT_UDP_ENCAP),
-              SVX_E_NOT_SAL);
+    EXPECT_EQ(parse(tcp_packet().udp_encap(1000, 2000).build(), SVX_PKT_UDP_ENCAP), SVX_E_NOT_SAL);
     // UDP too short to hold a UDP header.
     Bytes stub = {0xd4, 0x34, 0xd4, 0x35};
     EXPECT_EQ(parse(PacketBuilder().ipv4("192.0.2.1", "192.0.2.2").ip_proto(17).body(stub).build(),
@@ -176,8 +175,8 @@ TEST(ParseIp, NotSal) {
 // --- UDP encapsulation (section 13) ----------------------------------------
 
 TEST(ParseUdpEncap, EitherPortIsEnough) {
-    for (auto [sport, dport] : {std::pair<uint16_t, uint16_t>{54324, 54325}, {54325, 40000},
-                                {40000, 54324}}) {
+    for (auto [sport, dport] :
+         {std::pair<uint16_t, uint16_t>{54324, 54325}, {54325, 40000}, {40000, 54324}}) {
         Bytes pkt = tcp_packet().udp_encap(sport, dport).build();
         svx_pkt_view v = parse_ok(pkt, kVerifyAll | SVX_PKT_UDP_ENCAP);
         EXPECT_TRUE(v.udp_encap);
@@ -272,11 +271,8 @@ TEST(ParseSal, ExtensionsMustEndAtShl) {
 TEST(ParseSal, AtMostTenElements) {
     EXPECT_EQ(parse(sal_packet().pad(12).build()), SVX_E_EXT_COUNT); // the 11th fails
     EXPECT_EQ(parse(sal_packet().raw_sal_tail(control_ext()).pad(12).build()), SVX_E_EXT_COUNT);
-    svx_pkt_view v = parse_ok(sal_packet()
-                                  .control(SVX_CTL_ACK, 1, 2)
-                                  .service("0x5")
-                                  .pad(8)
-                                  .build());
+    svx_pkt_view v =
+        parse_ok(sal_packet().control(SVX_CTL_ACK, 1, 2).service("0x5").pad(8).build());
     EXPECT_EQ(v.sal.n_elems, 10);
     EXPECT_EQ(v.sal.n_pad, 8);
 }
@@ -286,11 +282,9 @@ TEST(ParseSal, Duplicates) {
               SVX_E_EXT_DUP);
     EXPECT_EQ(parse(sal_packet().service("0x5").service("0x6").raw_sal_tail(service_ext()).build()),
               SVX_E_EXT_DUP);
-    EXPECT_EQ(parse(sal_packet()
-                        .source({"10.0.0.1", "10.0.0.2"})
-                        .raw_sal_tail(source_ext(2))
-                        .build()),
-              SVX_E_EXT_DUP);
+    EXPECT_EQ(
+        parse(sal_packet().source({"10.0.0.1", "10.0.0.2"}).raw_sal_tail(source_ext(2)).build()),
+        SVX_E_EXT_DUP);
     Bytes address = ext_with_length(SVX_EXT_ADDRESS, 12, 12);
     EXPECT_EQ(parse(sal_packet().raw_sal_tail(cat({address, address})).build()), SVX_E_EXT_DUP);
 }
@@ -315,7 +309,8 @@ TEST(ParseSal, StructureIsCheckedBeforeTheChecksum) {
 
 TEST(ParseSal, PadsAreAcceptedAndCounted) {
     // PADs before, between and after extensions; any byte 0x00..0x0f is one.
-    Bytes tail = cat({{0x00, 0x0f}, control_ext(), {0x07}, service_ext(), {0x00, 0x01, 0x02, 0x03, 0x04}});
+    Bytes tail =
+        cat({{0x00, 0x0f}, control_ext(), {0x07}, service_ext(), {0x00, 0x01, 0x02, 0x03, 0x04}});
     svx_pkt_view v = parse_ok(sal_packet().raw_sal_tail(tail).build());
     EXPECT_EQ(v.sal.n_pad, 8);
     EXPECT_EQ(v.sal.n_elems, 10);
@@ -327,7 +322,8 @@ TEST(ParseSal, PadsAreAcceptedAndCounted) {
 
 TEST(ParseSal, AddressIsAcceptedAndIgnored) {
     Bytes address = ext_with_length(SVX_EXT_ADDRESS, 16, 16); // at least 12 is enough
-    svx_pkt_view v = parse_ok(sal_packet().control(SVX_CTL_ACK, 1, 2).raw_sal_tail(address).build());
+    svx_pkt_view v =
+        parse_ok(sal_packet().control(SVX_CTL_ACK, 1, 2).raw_sal_tail(address).build());
     EXPECT_EQ(v.sal.address_off, SVX_SAL_BASE_LEN + SVX_EXT_CONTROL_LEN);
     EXPECT_EQ(v.sal.n_elems, 2);
     EXPECT_FALSE(v.sal.canonical);
@@ -344,11 +340,12 @@ TEST(ParseSal, CanonicalOrderIsControlServiceSource) {
                     .sal.canonical);
     EXPECT_TRUE(parse_ok(sal_packet().build()).sal.canonical);
     // SERVICE before CONTROL.
-    EXPECT_FALSE(parse_ok(sal_packet().service("0x5").raw_sal_tail(control_ext()).build())
-                     .sal.canonical);
+    EXPECT_FALSE(
+        parse_ok(sal_packet().service("0x5").raw_sal_tail(control_ext()).build()).sal.canonical);
     // SOURCE before SERVICE.
-    EXPECT_FALSE(parse_ok(sal_packet().source({"10.0.0.1", "10.0.0.2"}).raw_sal_tail(service_ext()).build())
-                     .sal.canonical);
+    EXPECT_FALSE(
+        parse_ok(sal_packet().source({"10.0.0.1", "10.0.0.2"}).raw_sal_tail(service_ext()).build())
+            .sal.canonical);
 }
 
 TEST(ParseSal, ViewLocatesEveryExtension) {

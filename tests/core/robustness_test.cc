@@ -36,7 +36,9 @@ constexpr unsigned kOptionSets[] = {
         }                                                                                          \
     } while (0)
 
-bool ranges_within(size_t off, size_t len, size_t limit) { return off <= limit && len <= limit - off; }
+bool ranges_within(size_t off, size_t len, size_t limit) {
+    return off <= limit && len <= limit - off;
+}
 
 // Field-level spec of a header, or nothing when it cannot be re-emitted.
 bool decode(const uint8_t* sal, const svx_sal_view& v, svx_sal_spec& spec) {
@@ -150,7 +152,8 @@ bool source_append_ok(std::span<const uint8_t> in, const svx_pkt_view& v, std::m
     svx_sal_view sv = v.sal;
     Ipv4Addr hop;
     if (v.sal.n_source && rng() % 2)
-        std::copy_n(svx_sal_source_addr(region.data(), &v.sal, rng() % v.sal.n_source), 4, hop.begin());
+        std::copy_n(svx_sal_source_addr(region.data(), &v.sal, rng() % v.sal.n_source), 4,
+                    hop.begin());
     else
         hop = {static_cast<uint8_t>(rng()), 1, 2, 3};
     int n = svx_sal_source_append(buf.data(), region.size(), buf.size(), &sv, in.data() + 12,

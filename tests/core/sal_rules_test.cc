@@ -150,8 +150,8 @@ PacketBuilder syn_builder() {
 }
 
 int append(Region& r, const Ipv4Addr& orig_src, const Ipv4Addr& hop) {
-    int n = svx_sal_source_append(r.buf.data(), r.len, r.buf.size(), &r.v, orig_src.data(),
-                                  hop.data());
+    int n =
+        svx_sal_source_append(r.buf.data(), r.len, r.buf.size(), &r.v, orig_src.data(), hop.data());
     if (n > 0)
         r.len = static_cast<size_t>(n);
     return n;
@@ -188,7 +188,8 @@ TEST(SourceAppend, AddsSourceAtTheEndWhenThereIsNone) {
     EXPECT_EQ(reparsed.n_source, r.v.n_source);
     // Everything before the insertion point (bar SHL and checksum) and the
     // whole transport after it are unchanged.
-    EXPECT_TRUE(std::equal(before.begin() + 12, before.begin() + static_cast<std::ptrdiff_t>(old_sal),
+    EXPECT_TRUE(std::equal(before.begin() + 12,
+                           before.begin() + static_cast<std::ptrdiff_t>(old_sal),
                            r.buf.begin() + 12));
     EXPECT_TRUE(std::equal(before.begin() + static_cast<std::ptrdiff_t>(old_sal), before.end(),
                            r.buf.begin() + static_cast<std::ptrdiff_t>(old_sal + 12)));
@@ -310,8 +311,8 @@ TEST(SourceAppend, RespectsTheElementLimit) {
 
 TEST(SourceAppend, RefusesARegionShorterThanItsHeader) {
     Region r = region_of(syn_builder().build(), 64);
-    EXPECT_EQ(svx_sal_source_append(r.buf.data(), r.v.len - 1, r.buf.size(), &r.v,
-                                    kClient.data(), kRouter.data()),
+    EXPECT_EQ(svx_sal_source_append(r.buf.data(), r.v.len - 1, r.buf.size(), &r.v, kClient.data(),
+                                    kRouter.data()),
               -SVX_E_SAL_TRUNCATED);
 }
 

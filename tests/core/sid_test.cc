@@ -89,7 +89,8 @@ TEST(ServiceIdText, OddDigitCountFillsTheHighNibble) {
     Parsed five = parse("5");
     ASSERT_EQ(five.err, SVX_SID_OK);
     EXPECT_EQ(five.id.b[0], 0x50);
-    EXPECT_TRUE(std::all_of(five.id.b + 1, five.id.b + SVX_SID_LEN, [](uint8_t b) { return b == 0; }));
+    EXPECT_TRUE(
+        std::all_of(five.id.b + 1, five.id.b + SVX_SID_LEN, [](uint8_t b) { return b == 0; }));
 }
 
 TEST(ServiceIdText, HexPrefixIsOptional) {

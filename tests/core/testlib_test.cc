@@ -48,7 +48,7 @@ private:
 // Writes frames to a pcap file of the given link type with libpcap.
 void write_pcap(const fs::path& file, int linktype, const std::vector<Bytes>& frames) {
     std::unique_ptr<pcap_t, decltype(&pcap_close)> dead(pcap_open_dead(linktype, 65535),
-                                                         &pcap_close);
+                                                        &pcap_close);
     ASSERT_TRUE(dead);
     std::unique_ptr<pcap_dumper_t, decltype(&pcap_dump_close)> dumper(
         pcap_dump_open(dead.get(), file.c_str()), &pcap_dump_close);
@@ -88,8 +88,7 @@ TEST(Hex, DumpAndDifference) {
     Bytes bytes(17);
     for (size_t i = 0; i < bytes.size(); ++i)
         bytes[i] = static_cast<uint8_t>(i);
-    EXPECT_EQ(hexdump(bytes),
-              "0000  00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f\n0010  10\n");
+    EXPECT_EQ(hexdump(bytes), "0000  00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f\n0010  10\n");
     EXPECT_EQ(describe_difference(bytes, bytes), "");
     Bytes other = bytes;
     other[0x11 - 1] = 0x99;
@@ -121,29 +120,36 @@ TEST(Builder, PlainTcpHasNoSal) {
     EXPECT_EQ(svx_csum(pkt.data(), 20), 0);
     EXPECT_EQ(svx_get_be16(pkt.data() + 20), 1234);
     EXPECT_EQ(svx_get_be16(pkt.data() + 22), 80);
-    EXPECT_EQ(svx_csum_l4_ipv4(pkt.data() + 12, pkt.data() + 16, SVX_IPPROTO_TCP, pkt.data() + 20, 22),
-              0);
+    EXPECT_EQ(
+        svx_csum_l4_ipv4(pkt.data() + 12, pkt.data() + 16, SVX_IPPROTO_TCP, pkt.data() + 20, 22),
+        0);
     svx_pkt_view v;
     EXPECT_EQ(svx_pkt_parse(pkt.data(), pkt.size(), kVerifyAll, &v), SVX_E_NOT_SAL);
 }
 
 TEST(Builder, PlainUdp) {
-    Bytes pkt = PacketBuilder().ipv4("192.0.2.1", "192.0.2.2").udp(53, 5353).payload("abcd").build();
+    Bytes pkt =
+        PacketBuilder().ipv4("192.0.2.1", "192.0.2.2").udp(53, 5353).payload("abcd").build();
     ASSERT_EQ(pkt.size(), 20u + 8u + 4u);
     EXPECT_EQ(pkt[9], SVX_IPPROTO_UDP);
     EXPECT_EQ(svx_get_be16(pkt.data() + 24), 12);
     EXPECT_NE(svx_get_be16(pkt.data() + 26), 0);
-    EXPECT_EQ(svx_csum_l4_ipv4(pkt.data() + 12, pkt.data() + 16, SVX_IPPROTO_UDP, pkt.data() + 20, 12),
-              0);
+    EXPECT_EQ(
+        svx_csum_l4_ipv4(pkt.data() + 12, pkt.data() + 16, SVX_IPPROTO_UDP, pkt.data() + 20, 12),
+        0);
 }
 
 TEST(Builder, TcpOptionsGoOutInCallOrderAligned) {
-    Bytes pkt = sal_tcp().mss(1460).wscale(7).sack_permitted().timestamps(0x11223344, 0x55667788).build();
+    Bytes pkt =
+        sal_tcp().mss(1460).wscale(7).sack_permitted().timestamps(0x11223344, 0x55667788).build();
     svx_pkt_view v;
     ASSERT_EQ(svx_pkt_parse(pkt.data(), pkt.size(), kVerifyAll, &v), SVX_OK);
     ASSERT_EQ(v.l4_hlen, 20 + 4 + 4 + 4 + 12);
     Bytes options(pkt.begin() + v.l4_off + 20, pkt.begin() + v.l4_off + v.l4_hlen);
-    EXPECT_EQ(to_hex(options), "020405b4" "01030307" "01010402" "0101080a1122334455667788");
+    EXPECT_EQ(to_hex(options), "020405b4"
+                               "01030307"
+                               "01010402"
+                               "0101080a1122334455667788");
 
     Bytes raw = sal_tcp().tcp_option_raw(Bytes{0xfe, 0x03, 0x01}).build();
     ASSERT_EQ(svx_pkt_parse(raw.data(), raw.size(), kVerifyAll, &v), SVX_OK);
@@ -165,6 +171,47 @@ TEST(Builder, TcpFieldsLandWhereTheyBelong) {
     EXPECT_EQ(svx_get_be16(tcp + 14), 0x1234);
     EXPECT_EQ(svx_get_be16(tcp + 18), 0x5678);
     EXPECT_EQ(std::string(tcp + 20, tcp + 23), "xyz");
+}
+
+// The fixture style later suites use: every SAL and TCP knob in one chain.
+TEST(Builder, FullChainMatchesTheCoreSpec) {
+    const Ipv4Addr a = ipv4_addr("192.0.2.1");
+    const Ipv4Addr b = ipv4_addr("198.51.100.1");
+    const svx_sid sid = sid_from_text("0x4001");
+    Bytes pkt = PacketBuilder()
+                    .ipv4("192.168.1.10", "10.0.0.5")
+                    .ttl(64)
+                    .id(0)
+                    .sal(2, 7)
+                    .control(SVX_CTL_ACK, 10, 20, 0x0102030405060708)
+                    .service(sid)
+                    .source({a, b})
+                    .tcp(0, 0)
+                    .seq(0x1000)
+                    .ack(0x2001)
+                    .flags(SVX_TCP_ACK)
+                    .window(229)
+                    .mss(1448)
+                    .wscale(7)
+                    .sack_permitted()
+                    .timestamps(1, 2)
+                    .payload("GET / HTTP/1.0\r\n\r\n")
+                    .build();
+    svx_pkt_view v;
+    ASSERT_EQ(svx_pkt_parse(pkt.data(), pkt.size(), kVerifyAll, &v), SVX_OK);
+    svx_sal_spec want;
+    svx_sal_spec_control(&want, 2, 7, SVX_CTL_ACK, 10, 20,
+                         nonce_from_u64(0x0102030405060708).data());
+    want.n_service = 1;
+    want.service[0].id = sid;
+    want.n_source = 2;
+    std::copy(a.begin(), a.end(), want.source[0]);
+    std::copy(b.begin(), b.end(), want.source[1]);
+    Bytes sal(svx_sal_spec_len(&want));
+    ASSERT_EQ(svx_sal_build(sal.data(), sal.size(), &want), static_cast<int>(sal.size()));
+    EXPECT_TRUE(std::equal(sal.begin(), sal.end(), pkt.begin() + v.sal_off)) << hexdump(pkt);
+    EXPECT_EQ(v.l4_hlen, 44);
+    EXPECT_EQ(v.l4_len - v.l4_hlen, 18);
 }
 
 TEST(Builder, IpFields) {
@@ -189,7 +236,8 @@ TEST(Builder, CorruptedChecksumsAreOneFieldOff) {
     };
     const Case cases[] = {
         {sal_tcp().control(SVX_CTL_ACK, 1, 2).bad_ip_csum().build(), SVX_E_IP_CSUM, 10},
-        {sal_tcp().control(SVX_CTL_ACK, 1, 2).bad_sal_csum().build(), SVX_E_SAL_CSUM, v.sal_off + 10u},
+        {sal_tcp().control(SVX_CTL_ACK, 1, 2).bad_sal_csum().build(), SVX_E_SAL_CSUM,
+         v.sal_off + 10u},
         {sal_tcp().control(SVX_CTL_ACK, 1, 2).bad_l4_csum().build(), SVX_E_L4_CSUM, v.l4_off + 16u},
     };
     for (const Case& c : cases) {
@@ -223,7 +271,8 @@ TEST(Builder, UdpEncapsulationAndBody) {
                                encap.data() + 20, encap.size() - 20),
               0);
     svx_pkt_view v;
-    ASSERT_EQ(svx_pkt_parse(encap.data(), encap.size(), kVerifyAll | SVX_PKT_UDP_ENCAP, &v), SVX_OK);
+    ASSERT_EQ(svx_pkt_parse(encap.data(), encap.size(), kVerifyAll | SVX_PKT_UDP_ENCAP, &v),
+              SVX_OK);
     EXPECT_TRUE(v.udp_encap);
     // Same SAL and transport bytes inside.
     EXPECT_TRUE(std::equal(inner.begin() + 20, inner.end(), encap.begin() + 28));

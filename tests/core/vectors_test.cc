@@ -142,7 +142,7 @@ TEST(HandmadeVectors, V10MatchesTheCtrlmsgRegisterLayout) {
     std::memcpy(&msg, v10.data(), sizeof(msg));
     EXPECT_EQ(msg.type, SVX_CTRLMSG_REGISTER);
     EXPECT_EQ(msg.retval, 0);
-    EXPECT_EQ(svx_get_be16(msg.len), sizeof(msg)); // big-endian on the remote channel
+    EXPECT_EQ(svx_get_be16(msg.len), sizeof(msg));    // big-endian on the remote channel
     const uint8_t xid_one_from_x86[4] = {1, 0, 0, 0}; // host order of the sender
     EXPECT_TRUE(std::ranges::equal(msg.xid, xid_one_from_x86));
     EXPECT_EQ(msg.flags, 0);

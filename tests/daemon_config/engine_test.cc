@@ -208,8 +208,8 @@ TEST(DaemonConfigEngine, EveryTimeoutKey) {
     EXPECT_EQ(engine.timeout_established, 1h);
     EXPECT_EQ(engine.timeout_closing, 2min);
     EXPECT_EQ(engine.timeout_time_wait, 250ms);
-    for (std::string key : {"timeout-embryonic", "timeout-established", "timeout-closing",
-                            "timeout-time-wait"}) {
+    for (std::string key :
+         {"timeout-embryonic", "timeout-established", "timeout-closing", "timeout-time-wait"}) {
         EXPECT_EQ(engine_error(key + " = 1x"),
                   "t.conf:2: " + key +
                       ": '1x' is not a duration (an integer with unit ms, s, m, h or d)");
@@ -247,8 +247,7 @@ TEST(DaemonConfigEngine, DurationUnitsAndEdges) {
 }
 
 TEST(DaemonConfigEngine, DurationSyntaxErrors) {
-    const std::string not_duration =
-        "' is not a duration (an integer with unit ms, s, m, h or d)";
+    const std::string not_duration = "' is not a duration (an integer with unit ms, s, m, h or d)";
     for (std::string text : {"s", "1.5s", "5 s", "-1s", "1w", "1sec", "2h4m", "1S", "ms5"})
         EXPECT_EQ(engine_error("timeout-closing = " + text),
                   "t.conf:2: timeout-closing: '" + text + not_duration);
@@ -260,7 +259,8 @@ TEST(DaemonConfigEngine, Mtus) {
     auto engine = engine_of("sal-mtu = 576\ntcp-mtu = 65535");
     EXPECT_EQ(engine.sal_mtu, 576u);
     EXPECT_EQ(engine.tcp_mtu, 65535u);
-    EXPECT_EQ(engine_error("sal-mtu = 575"), "t.conf:2: sal-mtu: '575' is out of range (576..65535)");
+    EXPECT_EQ(engine_error("sal-mtu = 575"),
+              "t.conf:2: sal-mtu: '575' is out of range (576..65535)");
     EXPECT_EQ(engine_error("tcp-mtu = 65536"),
               "t.conf:2: tcp-mtu: '65536' is out of range (576..65535)");
 }

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace svxlat::daemon::test {
 namespace {
@@ -68,8 +69,8 @@ TEST(DaemonConfigFile, TranslatorExample) {
     EXPECT_FALSE(config.host.has_value());
     // The relative table path now names the file next to the config.
     EXPECT_TRUE(std::filesystem::path(config.translator->table).is_absolute());
-    EXPECT_TRUE(std::filesystem::equivalent(config.translator->table,
-                                            data_path("translator-table.conf")));
+    EXPECT_TRUE(
+        std::filesystem::equivalent(config.translator->table, data_path("translator-table.conf")));
     EXPECT_EQ(config.translator->services.size(), 3u);
     expect_round_trip(config);
 }
@@ -101,8 +102,8 @@ TEST(DaemonConfigFile, CombinedExample) {
     EXPECT_EQ(config.engine.max_embryonic, 20000u);
     EXPECT_EQ(config.engine.timeout_established, 7440s);
     EXPECT_EQ(config.engine.log_level, LogLevel::debug);
-    EXPECT_TRUE(std::filesystem::equivalent(config.translator->table,
-                                            data_path("translator-table.conf")));
+    EXPECT_TRUE(
+        std::filesystem::equivalent(config.translator->table, data_path("translator-table.conf")));
     expect_round_trip(config);
 }
 
@@ -136,8 +137,8 @@ TEST(DaemonConfigFile, ErrorsNameTheFileAsGiven) {
     const std::string path = directory.write("bad.conf", "[router]\naddress = 10.0.0.300\n");
     auto result = load_daemon_config(path);
     EXPECT_EQ(messages(result),
-              std::vector<std::string>{path +
-                                       ":2: address: '10.0.0.300' is not an IPv4 address (a.b.c.d)"});
+              std::vector<std::string>{
+                  path + ":2: address: '10.0.0.300' is not an IPv4 address (a.b.c.d)"});
 }
 
 TEST(DaemonConfigFile, MissingFile) {
@@ -180,6 +181,45 @@ TEST(DaemonConfigFile, BrokenReloadGivesErrorsAndNoConfig) {
               std::vector<std::string>{
                   path + ":3: expiry: 'never' is not a duration (an integer with unit ms, s, m, "
                          "h or d)"});
+}
+
+TEST(DaemonConfigFile, DocumentedExamplesParse) {
+    // Every ```ini block of docs/daemon-config.md with a role section is a
+    // valid file; the [engine]-only one lacks nothing but a role.
+    const std::string doc_path = std::string(SVXLAT_TEST_DATA_DIR) + "/../docs/daemon-config.md";
+    std::ifstream doc(doc_path);
+    ASSERT_TRUE(doc) << doc_path;
+    std::vector<std::string> blocks;
+    std::string line;
+    bool in_block = false;
+    while (std::getline(doc, line)) {
+        if (!in_block && line == "```ini") {
+            in_block = true;
+            blocks.emplace_back();
+        } else if (in_block && line == "```") {
+            in_block = false;
+        } else if (in_block) {
+            blocks.back() += line + "\n";
+        }
+    }
+    ASSERT_GE(blocks.size(), 6u);
+    std::size_t with_role = 0;
+    for (const auto& block : blocks) {
+        const bool has_role = block.find("[translator]") != std::string::npos ||
+                              block.find("[router]") != std::string::npos ||
+                              block.find("[host]") != std::string::npos;
+        auto result = parse(block);
+        if (has_role) {
+            ++with_role;
+            EXPECT_TRUE(result.ok()) << joined(result) << block;
+        } else if (block.find("[engine]") != std::string::npos) {
+            EXPECT_EQ(messages(result),
+                      std::vector<std::string>{"t.conf: no role section: at least one of "
+                                               "[translator], [router], [host] is required"})
+                << block;
+        }
+    }
+    EXPECT_EQ(with_role, 4u);
 }
 
 } // namespace

@@ -57,9 +57,9 @@ TEST(DaemonConfigAddress, StrictDottedQuad) {
     EXPECT_EQ(router_address("223.255.255.254"), (Ipv4Address{223, 255, 255, 254}));
     EXPECT_EQ(router_address("240.0.0.1"), (Ipv4Address{240, 0, 0, 1}));
     EXPECT_EQ(router_address("1.2.3.4"), (Ipv4Address{1, 2, 3, 4}));
-    for (std::string text : {"10.0.0", "10.0.0.1.2", "256.0.0.1", "10.0.0.1x", "10..0.1", ".10.0.0",
-                             "10.0.0.", "1000.0.0.1", "ten.0.0.1", "10.0.0.-1", "10.0.0.1/24",
-                             "0x0a.0.0.1"}) {
+    for (std::string text :
+         {"10.0.0", "10.0.0.1.2", "256.0.0.1", "10.0.0.1x", "10..0.1", ".10.0.0", "10.0.0.",
+          "1000.0.0.1", "ten.0.0.1", "10.0.0.-1", "10.0.0.1/24", "0x0a.0.0.1"}) {
         EXPECT_EQ(only_error("[router]\naddress = " + text + "\n"),
                   "t.conf:2: address: '" + text + "' is not an IPv4 address (a.b.c.d)");
     }
@@ -223,6 +223,21 @@ TEST(DaemonConfigTranslator, RelativeTablePathFollowsTheConfigFile) {
     EXPECT_EQ(absolute.config->translator->table, "/var/lib/t.conf");
 }
 
+TEST(DaemonConfigTranslator, ResolvedTablePathFitsPathMax) {
+    auto body = [](std::size_t length) {
+        return "[translator]\ntable = " + std::string(length, 't') +
+               "\naddress = 10.0.0.1\nrouter = 10.0.0.2\n";
+    };
+    // "/etc/svxlat/" is 12 bytes: 12 + 4083 = 4095 fits, one more does not.
+    auto fits = parse_daemon_config(body(4083), "/etc/svxlat/svxlatd.conf");
+    ASSERT_TRUE(fits.ok()) << joined(fits);
+    EXPECT_EQ(fits.config->translator->table.size(), 4095u);
+    auto too_long = parse_daemon_config(body(4084), "/etc/svxlat/svxlatd.conf");
+    EXPECT_EQ(messages(too_long),
+              std::vector<std::string>{"/etc/svxlat/svxlatd.conf:2: table: '/etc/svxlat/" +
+                                       std::string(52, 't') + "...' is longer than 4095 bytes"});
+}
+
 // ---------------------------------------------------------------- [router]
 
 TEST(DaemonConfigRouter, Defaults) {
@@ -265,12 +280,15 @@ TEST(DaemonConfigRouter, Errors) {
               "t.conf:1: [router]: missing required key 'address'");
     EXPECT_EQ(router_error("router-id = 00015b38/16"),
               "t.conf:3: router-id: '00015b38/16': a prefix length is not allowed here");
-    EXPECT_EQ(router_error("router-id = 0x"), "t.conf:3: router-id: '0x': no hex digits in service ID");
-    EXPECT_EQ(router_error("expiry = 50ms"), "t.conf:3: expiry: '50ms' is out of range (100ms..30d)");
+    EXPECT_EQ(router_error("router-id = 0x"),
+              "t.conf:3: router-id: '0x': no hex digits in service ID");
+    EXPECT_EQ(router_error("expiry = 50ms"),
+              "t.conf:3: expiry: '50ms' is out of range (100ms..30d)");
     EXPECT_EQ(router_error("service = 1 10.0.0.9 weight"),
               "t.conf:3: service: 'weight' needs a value");
-    EXPECT_EQ(only_error(std::string(kRouterRole) + "service = 1 10.0.0.9\nservice = 1/256 10.0.0.9\n"),
-              "t.conf:4: service: duplicates the service at line 3");
+    EXPECT_EQ(
+        only_error(std::string(kRouterRole) + "service = 1 10.0.0.9\nservice = 1/256 10.0.0.9\n"),
+        "t.conf:4: service: duplicates the service at line 3");
 }
 
 // ---------------------------------------------------------------- [host]
@@ -321,7 +339,8 @@ TEST(DaemonConfigHost, ServiceErrors) {
     EXPECT_EQ(host_error("service = 1"), "t.conf:5: service: '1' is not 'SID[/BITS] PORT'");
     EXPECT_EQ(host_error("service = 1 80 90"),
               "t.conf:5: service: '1 80 90' is not 'SID[/BITS] PORT'");
-    EXPECT_EQ(host_error("service = 2 0"), "t.conf:5: service: port '0' is out of range (1..65535)");
+    EXPECT_EQ(host_error("service = 2 0"),
+              "t.conf:5: service: port '0' is out of range (1..65535)");
     EXPECT_EQ(host_error("service = 2 65536"),
               "t.conf:5: service: port '65536' is out of range (1..65535)");
     EXPECT_EQ(host_error("service = 2 http"),

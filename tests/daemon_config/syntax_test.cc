@@ -9,8 +9,10 @@ namespace svxlat::daemon::test {
 namespace {
 
 TEST(DaemonConfigSyntax, DiagnosticText) {
-    EXPECT_EQ((ConfigDiagnostic{"a.conf", 3, "queues", "bad"}).to_string(), "a.conf:3: queues: bad");
-    EXPECT_EQ((ConfigDiagnostic{"a.conf", 3, "[host]", "bad"}).to_string(), "a.conf:3: [host]: bad");
+    EXPECT_EQ((ConfigDiagnostic{"a.conf", 3, "queues", "bad"}).to_string(),
+              "a.conf:3: queues: bad");
+    EXPECT_EQ((ConfigDiagnostic{"a.conf", 3, "[host]", "bad"}).to_string(),
+              "a.conf:3: [host]: bad");
     EXPECT_EQ((ConfigDiagnostic{"a.conf", 3, "", "bad"}).to_string(), "a.conf:3: bad");
     EXPECT_EQ((ConfigDiagnostic{"a.conf", 0, "", "bad"}).to_string(), "a.conf: bad");
     EXPECT_EQ((ConfigDiagnostic{"", 7, "k", "bad"}).to_string(), "<config>:7: k: bad");
@@ -185,7 +187,8 @@ TEST(DaemonConfigSyntax, NonPrintableKeysAreEscapedAndCut) {
     const std::string long_key(100, 'k');
     EXPECT_EQ(engine_error(long_key + " = 1"),
               "t.conf:2: " + std::string(64, 'k') + "...: unknown key in [engine]");
-    EXPECT_EQ(engine_error("qu\xc3\xa9ues = 1"), "t.conf:2: qu\\xc3\\xa9ues: unknown key in [engine]");
+    EXPECT_EQ(engine_error("qu\xc3\xa9ues = 1"),
+              "t.conf:2: qu\\xc3\\xa9ues: unknown key in [engine]");
 }
 
 TEST(DaemonConfigSyntax, ErrorsAreInLineOrderWithFileLevelLast) {

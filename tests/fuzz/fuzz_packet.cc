@@ -28,7 +28,9 @@ void require(bool cond) {
         __builtin_trap();
 }
 
-bool within(size_t off, size_t len, size_t limit) { return off <= limit && len <= limit - off; }
+bool within(size_t off, size_t len, size_t limit) {
+    return off <= limit && len <= limit - off;
+}
 
 void check_sal_view(const uint8_t* sal, size_t avail, const svx_sal_view& v) {
     require(v.len >= SVX_SAL_BASE_LEN && v.len <= avail && v.len == sal[8] * 4u);

@@ -24,9 +24,13 @@ int hex_value(char c) {
     return -1;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
-void put_be16(Bytes& out, size_t off, uint16_t v) { svx_put_be16(out.data() + off, v); }
+void put_be16(Bytes& out, size_t off, uint16_t v) {
+    svx_put_be16(out.data() + off, v);
+}
 
 // A stored checksum one or two units off the right one: never verifies, and
 // never the UDP "no checksum" zero.
@@ -117,8 +121,9 @@ std::string describe_difference(std::span<const uint8_t> got, std::span<const ui
         return {};
     size_t at = static_cast<size_t>(got_it - got.begin());
     char head[128];
-    std::snprintf(head, sizeof(head), "first difference at offset 0x%zx (got %zu bytes, want %zu)\n",
-                  at, got.size(), want.size());
+    std::snprintf(head, sizeof(head),
+                  "first difference at offset 0x%zx (got %zu bytes, want %zu)\n", at, got.size(),
+                  want.size());
     return std::string(head) + "got:\n" + hexdump(got) + "want:\n" + hexdump(want);
 }
 
@@ -130,7 +135,9 @@ uint32_t test_seed(uint32_t fallback) {
 }
 
 Bytes random_sal_packet(std::mt19937& rng, size_t max_payload) {
-    auto below = [&rng](uint32_t n) { return std::uniform_int_distribution<uint32_t>(0, n - 1)(rng); };
+    auto below = [&rng](uint32_t n) {
+        return std::uniform_int_distribution<uint32_t>(0, n - 1)(rng);
+    };
     auto byte = [&] { return static_cast<uint8_t>(below(256)); };
     auto addr = [&] { return Ipv4Addr{byte(), byte(), byte(), byte()}; };
     auto chance = [&](uint32_t percent) { return below(100) < percent; };
@@ -316,6 +323,10 @@ PacketBuilder& PacketBuilder::source(std::initializer_list<std::string_view> add
     for (std::string_view a : addrs)
         parsed.push_back(ipv4_addr(a));
     return source(parsed);
+}
+
+PacketBuilder& PacketBuilder::source(std::initializer_list<Ipv4Addr> addrs) {
+    return source(std::span<const Ipv4Addr>(addrs.begin(), addrs.size()));
 }
 
 PacketBuilder& PacketBuilder::source(std::span<const Ipv4Addr> addrs) {
@@ -547,8 +558,7 @@ Bytes PacketBuilder::build() const {
         ip.protocol = encap_ports_ ? SVX_IPPROTO_UDP : SVX_IPPROTO_SAL;
     else
         ip.protocol = transport_ == Transport::udp ? SVX_IPPROTO_UDP : SVX_IPPROTO_TCP;
-    svx_ipv4_build(pkt.data(), &ip,
-                   ip_tot_len_ ? *ip_tot_len_ : static_cast<uint16_t>(pkt.size()));
+    svx_ipv4_build(pkt.data(), &ip, ip_tot_len_ ? *ip_tot_len_ : static_cast<uint16_t>(pkt.size()));
     if (ip_frag_ != 0)
         put_be16(pkt, 6, static_cast<uint16_t>(ip_frag_ | (ip.df ? SVX_IPV4_DF : 0)));
     std::copy(ip_options_.begin(), ip_options_.end(), pkt.begin() + SVX_IPV4_HDR_LEN);

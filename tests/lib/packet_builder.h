@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
-#include <random>
 #include <ostream>
+#include <random>
 #include <span>
 #include <string>
 #include <string_view>
@@ -83,6 +83,7 @@ public:
     PacketBuilder& service(const svx_sid& sid);
     PacketBuilder& service(std::string_view sid_text);
     PacketBuilder& source(std::initializer_list<std::string_view> addrs);
+    PacketBuilder& source(std::initializer_list<Ipv4Addr> addrs);
     PacketBuilder& source(std::span<const Ipv4Addr> addrs);
     // Raw bytes after the built extensions (PADs, ADDRESS, duplicates, junk).
     // The SAL length must come out a multiple of 4 unless sal_shl() is given.
@@ -127,8 +128,8 @@ public:
 private:
     enum class Transport { none, tcp, udp };
 
-    svx_ipv4_spec ip_{.saddr = {}, .daddr = {}, .protocol = 0, .ttl = 64, .tos = 0, .id = 0,
-                      .df = false};
+    svx_ipv4_spec ip_{
+        .saddr = {}, .daddr = {}, .protocol = 0, .ttl = 64, .tos = 0, .id = 0, .df = false};
     std::optional<uint8_t> ip_proto_;
     std::optional<uint16_t> ip_tot_len_;
     uint16_t ip_frag_ = 0;

@@ -76,7 +76,9 @@ fs::path test_data_dir() {
     return SVXLAT_TEST_DATA_DIR;
 }
 
-fs::path vectors_dir() { return test_data_dir() / "vectors"; }
+fs::path vectors_dir() {
+    return test_data_dir() / "vectors";
+}
 
 std::vector<fs::path> reference_pcaps() {
     std::vector<fs::path> files;
@@ -105,8 +107,7 @@ std::vector<PcapFrame> read_pcap(const fs::path& file) {
         f.truncated = hdr->caplen < hdr->len;
         LinkHeader link = link_header(linktype, f.frame, file);
         f.ethertype = link.ethertype;
-        f.network.assign(f.frame.begin() + static_cast<std::ptrdiff_t>(link.length),
-                         f.frame.end());
+        f.network.assign(f.frame.begin() + static_cast<std::ptrdiff_t>(link.length), f.frame.end());
         frames.push_back(std::move(f));
     }
     if (rc != PCAP_ERROR_BREAK) // -2 is the end of the file
@@ -141,8 +142,7 @@ std::vector<Bytes> read_annotated_frames(const fs::path& file) {
         std::smatch m;
         if (std::regex_search(line, m, frame_start)) {
             if (std::stoul(m[1]) != frames.size() + 1)
-                throw std::runtime_error(file.string() + ": frame numbers out of order at " +
-                                         line);
+                throw std::runtime_error(file.string() + ": frame numbers out of order at " + line);
             frames.emplace_back();
         } else if (line.starts_with("-- full frame hex")) {
             if (frames.empty())

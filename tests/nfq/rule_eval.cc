@@ -56,7 +56,8 @@ bool u32_test(std::string_view test, std::span<const std::uint8_t> packet) {
     std::size_t i = 0;
     auto next_number = [&]() {
         std::size_t j = i;
-        while (j < location.size() && std::string_view("&<>@").find(location[j]) == std::string_view::npos)
+        while (j < location.size() &&
+               std::string_view("&<>@").find(location[j]) == std::string_view::npos)
             ++j;
         const std::uint32_t n = number(location.substr(i, j - i));
         i = j;
@@ -102,7 +103,8 @@ bool u32_test(std::string_view test, std::span<const std::uint8_t> packet) {
     for (auto range : split(values, ",")) {
         const auto colon = range.find(':');
         const std::uint32_t min = number(range.substr(0, colon));
-        const std::uint32_t max = colon == std::string_view::npos ? min : number(range.substr(colon + 1));
+        const std::uint32_t max =
+            colon == std::string_view::npos ? min : number(range.substr(colon + 1));
         if (min <= val && val <= max)
             return true;
     }

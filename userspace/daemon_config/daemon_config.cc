@@ -75,7 +75,7 @@ std::string printable(std::string_view text) {
     return out;
 }
 
-std::string quoted(std::string_view text) {
+std::string in_quotes(std::string_view text) {
     return "'" + printable(text) + "'";
 }
 
@@ -118,7 +118,7 @@ NumberStatus read_decimal(std::string_view text, std::uint64_t& value) {
 }
 
 std::string out_of_range(std::string_view text, std::string_view range) {
-    return quoted(text) + " is out of range (" + std::string(range) + ")";
+    return in_quotes(text) + " is out of range (" + std::string(range) + ")";
 }
 
 std::string range_text(std::uint64_t min, std::uint64_t max) {
@@ -129,9 +129,9 @@ FieldError parse_integer(std::string_view text, std::uint64_t min, std::uint64_t
                          std::uint64_t& value) {
     switch (read_decimal(text, value)) {
     case NumberStatus::not_a_number:
-        return quoted(text) + " is not a decimal number";
+        return in_quotes(text) + " is not a decimal number";
     case NumberStatus::leading_zero:
-        return quoted(text) + " has a leading zero";
+        return in_quotes(text) + " has a leading zero";
     case NumberStatus::too_large:
         return out_of_range(text, range_text(min, max));
     case NumberStatus::ok:
@@ -169,11 +169,11 @@ FieldError parse_mark(std::string_view text, std::uint32_t& mark) {
     if (text.size() >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
         std::string_view digits = text.substr(2);
         if (digits.empty())
-            return quoted(text) + " is not a number (hex 0x... or decimal)";
+            return in_quotes(text) + " is not a number (hex 0x... or decimal)";
         for (char c : digits) {
             int digit = hex_digit_value(c);
             if (digit < 0)
-                return quoted(text) + " is not a number (hex 0x... or decimal)";
+                return in_quotes(text) + " is not a number (hex 0x... or decimal)";
             value = value << 4 | static_cast<std::uint64_t>(digit);
             if (value > std::numeric_limits<std::uint32_t>::max())
                 return out_of_range(text, kRange);
@@ -181,9 +181,9 @@ FieldError parse_mark(std::string_view text, std::uint32_t& mark) {
     } else {
         switch (read_decimal(text, value)) {
         case NumberStatus::not_a_number:
-            return quoted(text) + " is not a number (hex 0x... or decimal)";
+            return in_quotes(text) + " is not a number (hex 0x... or decimal)";
         case NumberStatus::leading_zero:
-            return quoted(text) + " has a leading zero (write hex as 0x...)";
+            return in_quotes(text) + " has a leading zero (write hex as 0x...)";
         case NumberStatus::too_large:
             return out_of_range(text, kRange);
         case NumberStatus::ok:
@@ -196,8 +196,13 @@ FieldError parse_mark(std::string_view text, std::uint32_t& mark) {
     return std::nullopt;
 }
 
-// Splits "123abc" into its leading digits and the rest.
-std::pair<std::string_view, std::string_view> split_number_unit(std::string_view text) {
+// "123abc" as its leading digits and the rest.
+struct NumberWithUnit {
+    std::string_view digits;
+    std::string_view unit;
+};
+
+NumberWithUnit split_number_unit(std::string_view text) {
     std::size_t digits = 0;
     while (digits < text.size() && is_digit(text[digits]))
         ++digits;
@@ -224,7 +229,7 @@ FieldError parse_duration(std::string_view text, Duration& duration) {
     std::uint64_t factor = 1000;
     if (!unit.empty()) {
         auto found = std::find_if(kDurationUnits.begin(), kDurationUnits.end(),
-                                  [&](const Unit& u) { return u.name == unit; });
+                                  [wanted = unit](const Unit& u) { return u.name == wanted; });
         if (found == kDurationUnits.end())
             digits = {}; // not a duration
         else
@@ -233,9 +238,9 @@ FieldError parse_duration(std::string_view text, Duration& duration) {
     std::uint64_t value = 0;
     switch (read_decimal(digits, value)) {
     case NumberStatus::not_a_number:
-        return quoted(text) + " is not a duration (an integer with unit ms, s, m, h or d)";
+        return in_quotes(text) + " is not a duration (an integer with unit ms, s, m, h or d)";
     case NumberStatus::leading_zero:
-        return quoted(text) + " has a leading zero";
+        return in_quotes(text) + " has a leading zero";
     case NumberStatus::too_large:
         return out_of_range(text, range);
     case NumberStatus::ok:
@@ -286,9 +291,9 @@ FieldError parse_size(std::string_view text, std::uint64_t min, std::uint64_t ma
     std::uint64_t value = 0;
     switch (read_decimal(digits, value)) {
     case NumberStatus::not_a_number:
-        return quoted(text) + " is not a size (bytes, or an integer with unit K, M or G)";
+        return in_quotes(text) + " is not a size (bytes, or an integer with unit K, M or G)";
     case NumberStatus::leading_zero:
-        return quoted(text) + " has a leading zero";
+        return in_quotes(text) + " has a leading zero";
     case NumberStatus::too_large:
         return out_of_range(text, range);
     case NumberStatus::ok:
@@ -303,7 +308,7 @@ FieldError parse_size(std::string_view text, std::uint64_t min, std::uint64_t ma
 // Strict dotted quad: four decimal parts 0..255 without leading zeros, and
 // only unicast addresses (not 0.0.0.0/8, multicast or broadcast).
 FieldError parse_ipv4(std::string_view text, Ipv4Address& address) {
-    const std::string not_address = quoted(text) + " is not an IPv4 address (a.b.c.d)";
+    const std::string not_address = in_quotes(text) + " is not an IPv4 address (a.b.c.d)";
     Ipv4Address parsed{};
     std::size_t pos = 0;
     for (std::size_t part = 0; part < parsed.size(); ++part) {
@@ -320,7 +325,7 @@ FieldError parse_ipv4(std::string_view text, Ipv4Address& address) {
         case NumberStatus::ok:
             break;
         case NumberStatus::leading_zero:
-            return quoted(text) + " is not an IPv4 address (leading zero: some tools read it " +
+            return in_quotes(text) + " is not an IPv4 address (leading zero: some tools read it " +
                    "as octal)";
         default:
             return not_address;
@@ -332,11 +337,11 @@ FieldError parse_ipv4(std::string_view text, Ipv4Address& address) {
     if (pos != text.size())
         return not_address;
     if (parsed[0] == 0)
-        return quoted(text) + " is in 0.0.0.0/8 ('this network'), not a usable address";
+        return in_quotes(text) + " is in 0.0.0.0/8 ('this network'), not a usable address";
     if (parsed[0] >= 224 && parsed[0] <= 239)
-        return quoted(text) + " is a multicast address, not a usable address";
+        return in_quotes(text) + " is a multicast address, not a usable address";
     if (parsed == Ipv4Address{255, 255, 255, 255})
-        return quoted(text) + " is the broadcast address, not a usable address";
+        return in_quotes(text) + " is the broadcast address, not a usable address";
     address = parsed;
     return std::nullopt;
 }
@@ -347,7 +352,7 @@ FieldError parse_sid(std::string_view text, svx_sid& id, unsigned* bits) {
     u16 prefix_bits = SVX_SID_BITS;
     auto error = svx_sid_parse(text.data(), text.size(), &id, bits ? &prefix_bits : nullptr);
     if (error != SVX_SID_OK)
-        return quoted(text) + ": " + svx_sid_strerror(error);
+        return in_quotes(text) + ": " + svx_sid_strerror(error);
     if (bits) {
         svx_sid_mask(&id, prefix_bits);
         *bits = prefix_bits;
@@ -359,8 +364,7 @@ bool is_all_zero(const svx_sid& id) {
     return std::all_of(std::begin(id.b), std::end(id.b), [](std::uint8_t b) { return b == 0; });
 }
 
-template <typename Enum>
-struct Keyword {
+template <typename Enum> struct Keyword {
     std::string_view word;
     Enum value;
 };
@@ -374,7 +378,7 @@ FieldError parse_keyword(std::string_view text, const std::array<Keyword<Enum>, 
             return std::nullopt;
         }
     }
-    std::string reason = quoted(text) + " is not one of ";
+    std::string reason = in_quotes(text) + " is not one of ";
     for (std::size_t i = 0; i < N; ++i)
         reason += (i ? ", " : "") + std::string(keywords[i].word);
     return reason;
@@ -417,9 +421,9 @@ constexpr std::array<Keyword<TranslationMode>, 2> kTranslationModes{{
 
 FieldError parse_socket_path(std::string_view text, std::string& path) {
     if (text.front() != '/')
-        return quoted(text) + " is not an absolute path";
+        return in_quotes(text) + " is not an absolute path";
     if (text.size() > kMaxSocketPathBytes)
-        return quoted(text) + " is " + std::to_string(text.size()) +
+        return in_quotes(text) + " is " + std::to_string(text.size()) +
                " bytes long; a socket path must be shorter than 108 bytes";
     path = std::string(text);
     return std::nullopt;
@@ -429,7 +433,7 @@ FieldError parse_socket_path(std::string_view text, std::string& path) {
 FieldError parse_port_range(std::string_view text, std::uint16_t& low, std::uint16_t& high) {
     auto dash = text.find('-');
     if (dash == std::string_view::npos)
-        return quoted(text) + " is not a port range (LOW-HIGH)";
+        return in_quotes(text) + " is not a port range (LOW-HIGH)";
     std::uint16_t first = 0;
     std::uint16_t last = 0;
     if (auto error = parse_bounded(text.substr(0, dash), kMinFlowPort, 65535, first))
@@ -437,7 +441,7 @@ FieldError parse_port_range(std::string_view text, std::uint16_t& low, std::uint
     if (auto error = parse_bounded(text.substr(dash + 1), kMinFlowPort, 65535, last))
         return error;
     if (last < first || last - first + 1u < kMinFlowPorts)
-        return quoted(text) + " has fewer than " + std::to_string(kMinFlowPorts) + " ports";
+        return in_quotes(text) + " has fewer than " + std::to_string(kMinFlowPorts) + " ports";
     low = first;
     high = last;
     return std::nullopt;
@@ -448,7 +452,7 @@ FieldError parse_static_service(std::string_view text, StaticService& service) {
     std::vector<std::string_view> fields;
     split_fields(text, fields);
     if (fields.size() < 2)
-        return quoted(text) + " is not 'SID[/BITS] IPv4 [priority N] [weight N]'";
+        return in_quotes(text) + " is not 'SID[/BITS] IPv4 [priority N] [weight N]'";
     if (auto error = parse_sid(fields[0], service.id, &service.prefix_bits))
         return error;
     if (auto error = parse_ipv4(fields[1], service.address))
@@ -459,13 +463,13 @@ FieldError parse_static_service(std::string_view text, StaticService& service) {
         const std::string_view option = fields[i];
         const bool is_priority = option == "priority";
         if (!is_priority && option != "weight")
-            return "unknown option " + quoted(option) + " (expected priority or weight)";
+            return "unknown option " + in_quotes(option) + " (expected priority or weight)";
         bool& seen = is_priority ? priority_seen : weight_seen;
         if (seen)
-            return quoted(option) + " given twice";
+            return in_quotes(option) + " given twice";
         seen = true;
         if (i + 1 >= fields.size())
-            return quoted(option) + " needs a value";
+            return in_quotes(option) + " needs a value";
         if (is_priority) {
             if (auto error = parse_bounded(fields[i + 1], 0, kMaxPriority, service.priority))
                 return "priority " + *error;
@@ -484,13 +488,13 @@ FieldError parse_host_service(std::string_view text, HostService& service) {
     std::vector<std::string_view> fields;
     split_fields(text, fields);
     if (fields.size() != 2)
-        return quoted(text) + " is not 'SID[/BITS] PORT'";
+        return in_quotes(text) + " is not 'SID[/BITS] PORT'";
     if (auto error = parse_sid(fields[0], service.id, &service.prefix_bits))
         return error;
     if (service.prefix_bits == 0)
-        return quoted(fields[0]) + ": a registration needs a prefix length of 1..256";
+        return in_quotes(fields[0]) + ": a registration needs a prefix length of 1..256";
     if (is_all_zero(service.id))
-        return quoted(fields[0]) + ": the all-zero (default) service ID cannot be registered";
+        return in_quotes(fields[0]) + ": the all-zero (default) service ID cannot be registered";
     if (auto error = parse_bounded(fields[1], 1, 65535, service.port))
         return "port " + *error;
     return std::nullopt;
@@ -696,7 +700,7 @@ private:
         in_section_ = true;
         if (line.size() < 2 || line.back() != ']') {
             error(line_number, {},
-                  "malformed section header " + quoted(line) + " (expected '[name]')");
+                  "malformed section header " + in_quotes(line) + " (expected '[name]')");
             return;
         }
         std::string_view name = trim(line.substr(1, line.size() - 2));
@@ -734,8 +738,7 @@ private:
     void parse_key_value(std::string_view line, unsigned line_number) {
         auto equals = line.find('=');
         if (equals == std::string_view::npos) {
-            error(line_number, {},
-                  "expected '[section]' or 'key = value', got " + quoted(line));
+            error(line_number, {}, "expected '[section]' or 'key = value', got " + in_quotes(line));
             return;
         }
         std::string_view key = trim(line.substr(0, equals));
@@ -755,8 +758,8 @@ private:
             return; // inside an unknown or repeated section, reported at its header
         const Section section = *current_;
         auto keys = keys_of(section);
-        auto spec = std::find_if(keys.begin(), keys.end(),
-                                 [&](const KeySpec& k) { return k.name == key; });
+        auto spec =
+            std::find_if(keys.begin(), keys.end(), [&](const KeySpec& k) { return k.name == key; });
         if (spec == keys.end()) {
             error(line_number, printable(key), "unknown key in " + section_label(section));
             return;
@@ -781,8 +784,7 @@ private:
             error(line_number, std::string(spec->name), std::move(*reason));
     }
 
-    FieldError apply(Section section, std::string_view key, std::string_view value,
-                     unsigned line) {
+    FieldError apply(Section section, std::string_view key, std::string_view value, unsigned line) {
         switch (section) {
         case Section::engine:
             return apply_engine(key, value);
@@ -802,7 +804,7 @@ private:
             if (auto error = parse_bounded(value, 1, kMaxQueues, engine.queues))
                 return error;
             if ((engine.queues & (engine.queues - 1)) != 0)
-                return quoted(value) + " is not a power of two (1, 2, 4, 8, 16, 32 or 64)";
+                return in_quotes(value) + " is not a power of two (1, 2, 4, 8, 16, 32 or 64)";
             return std::nullopt;
         }
         if (key == "queue-num")
@@ -862,7 +864,7 @@ private:
         if (key == "table") {
             std::string path = resolve_path(value, base_directory_);
             if (path.size() > kMaxPathBytes)
-                return quoted(path) + " is longer than " + std::to_string(kMaxPathBytes) +
+                return in_quotes(path) + " is longer than " + std::to_string(kMaxPathBytes) +
                        " bytes";
             translator.table = std::move(path);
             return std::nullopt;
@@ -912,8 +914,9 @@ private:
             if (auto error = parse_host_service(value, service))
                 return error;
             service.line = line;
-            auto [it, added] = state(Section::host).services.emplace(
-                dedupe_key(service.id, service.prefix_bits, nullptr), line);
+            auto [it, added] =
+                state(Section::host)
+                    .services.emplace(dedupe_key(service.id, service.prefix_bits, nullptr), line);
             if (!added)
                 return "duplicates the service at line " + std::to_string(it->second);
             host.services.push_back(service);
@@ -942,8 +945,7 @@ private:
                   "needs 'router' or at least one 'service'");
         const SectionState& host = state(Section::host);
         if (host.present() && !host.find("service"))
-            error(host.header_line, section_label(Section::host),
-                  "needs at least one 'service'");
+            error(host.header_line, section_label(Section::host), "needs at least one 'service'");
         finish_refresh_expiry();
         if (!translator.present() && !state(Section::router).present() && !host.present())
             error(0, {},
@@ -959,8 +961,8 @@ private:
             engine.queue_num > 65535u - engine.queues) {
             error(queue_num->line, "queue-num",
                   "'" + std::to_string(engine.queue_num) + "' is out of range (0.." +
-                      std::to_string(65535u - engine.queues) + " with queues = " +
-                      std::to_string(engine.queues) + ")");
+                      std::to_string(65535u - engine.queues) +
+                      " with queues = " + std::to_string(engine.queues) + ")");
         }
         const bool max_flows_valid =
             !section_state.find("max-flows") || section_state.valid("max-flows");
@@ -1146,10 +1148,10 @@ std::string format_hex32(std::uint32_t value) {
 
 void format_static_services(const std::vector<StaticService>& services, std::string& out) {
     for (const auto& service : services)
-        out += "service = " + format_sid(service.id) + "/" +
-               std::to_string(service.prefix_bits) + " " + format_address(service.address) +
-               " priority " + std::to_string(service.priority) + " weight " +
-               std::to_string(service.weight) + "\n";
+        out += "service = " + format_sid(service.id) + "/" + std::to_string(service.prefix_bits) +
+               " " + format_address(service.address) + " priority " +
+               std::to_string(service.priority) + " weight " + std::to_string(service.weight) +
+               "\n";
 }
 
 } // namespace

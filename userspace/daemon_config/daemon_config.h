@@ -52,10 +52,10 @@ inline constexpr std::size_t kMaxLineBytes = 4096; // excluding the line end
 // Diagnostics stored; past it one final "N more errors" entry stands for the rest.
 inline constexpr std::size_t kMaxDiagnostics = 100;
 
-enum class SteeringBackend { automatic, nft, iptables };    // "auto", "nft", "iptables"
-enum class EngineKind { automatic, nfqueue, kernel };       // "auto", "nfqueue", "kernel"
-enum class LogLevel { error, warning, info, debug };        // most to least severe
-enum class TcpOptionPolicy { keep, strip };                 // SACK-permitted/timestamps
+enum class SteeringBackend { automatic, nft, iptables }; // "auto", "nft", "iptables"
+enum class EngineKind { automatic, nfqueue, kernel };    // "auto", "nfqueue", "kernel"
+enum class LogLevel { error, warning, info, debug };     // most to least severe
+enum class TcpOptionPolicy { keep, strip };              // SACK-permitted/timestamps
 enum class TranslationMode { packet, relay };
 
 // The keyword the file uses for each value ("auto" for automatic).
@@ -84,30 +84,30 @@ struct HostService {
 };
 
 struct EngineSettings {
-    unsigned queues = 1;                // NFQUEUE queues = worker threads: 1..64, a power of two
-    std::uint16_t queue_num = 0;        // first queue; queue_num + queues <= 65535
-    std::uint32_t queue_length = 8192;  // 1..1048576
-    bool fail_open = true;              // accept packets when a queue is full / no engine
+    unsigned queues = 1;               // NFQUEUE queues = worker threads: 1..64, a power of two
+    std::uint16_t queue_num = 0;       // first queue; queue_num + queues <= 65535
+    std::uint32_t queue_length = 8192; // 1..1048576
+    bool fail_open = true;             // accept packets when a queue is full / no engine
     std::uint64_t rcvbuf_bytes = std::uint64_t{16} << 20; // 64 KiB..1 GiB
-    std::uint32_t mark = 0x5e1a0001;    // nonzero
+    std::uint32_t mark = 0x5e1a0001;                      // nonzero
     SteeringBackend backend = SteeringBackend::automatic;
     EngineKind engine = EngineKind::automatic;
-    std::uint32_t max_flows = 262144;   // 1..10,000,000
+    std::uint32_t max_flows = 262144;    // 1..10,000,000
     std::uint32_t max_embryonic = 65536; // 1..max_flows; default max(1, max_flows / 4)
     Duration timeout_embryonic = std::chrono::seconds{30}; // every timeout: 100ms..30d
     Duration timeout_established = std::chrono::seconds{7440};
     Duration timeout_closing = std::chrono::seconds{120};
     Duration timeout_time_wait = std::chrono::seconds{60};
-    std::uint16_t sal_mtu = 1500;       // 576..65535
-    std::uint16_t tcp_mtu = 1500;       // 576..65535
+    std::uint16_t sal_mtu = 1500;                            // 576..65535
+    std::uint16_t tcp_mtu = 1500;                            // 576..65535
     std::string control_socket = "/run/svxlat/svxlatd.sock"; // absolute, < 108 bytes
     LogLevel log_level = LogLevel::info;
 };
 
 struct TranslatorSettings {
     std::string table; // resolved: a relative path is prefixed by the base directory; < 4096 bytes
-    Ipv4Address address{};      // Serval-side source address
-    std::optional<Ipv4Address> router; // where SAL SYNs go unless a service matches
+    Ipv4Address address{};               // Serval-side source address
+    std::optional<Ipv4Address> router;   // where SAL SYNs go unless a service matches
     std::vector<StaticService> services; // in file order; router or services is non-empty
     TcpOptionPolicy tcp_options = TcpOptionPolicy::strip;
     TranslationMode mode = TranslationMode::packet;

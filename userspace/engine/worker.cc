@@ -390,7 +390,9 @@ Verdict Worker::router_packet(std::span<const std::uint8_t> pkt, const svx_pkt_v
     std::memcpy(scratch_.data(), pkt.data(), pkt.size());
     auto fwd = router::forward_inspected(std::span<std::uint8_t>(scratch_), v, res.target);
     if (!fwd.ok()) {
-        counters_.drop(fwd.drop == router::ForwardDrop::core ? fwd.err : SVX_E_INVAL);
+        counters_.drop(fwd.drop == router::ForwardDrop::core          ? fwd.err
+                       : fwd.drop == router::ForwardDrop::ttl_expired ? SVX_E_TTL
+                                                                      : SVX_E_INVAL);
         return Verdict::drop;
     }
     if (std::uint8_t* out = svx_emit_alloc(&emit_, static_cast<std::uint32_t>(fwd.len))) {

@@ -30,8 +30,8 @@ Injector::Injector(const InjectorOptions& options) : options_(options) {
     if (fd_ < 0)
         throw_errno(errno, "raw socket (needs CAP_NET_RAW)");
     try {
-        if (options_.mark != 0 && ::setsockopt(fd_, SOL_SOCKET, SO_MARK, &options_.mark,
-                                               sizeof options_.mark) < 0)
+        if (options_.mark != 0 &&
+            ::setsockopt(fd_, SOL_SOCKET, SO_MARK, &options_.mark, sizeof options_.mark) < 0)
             throw_errno(errno, "SO_MARK (needs CAP_NET_ADMIN)");
         int value = options_.sndbuf_bytes;
         if (::setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &value, sizeof value) < 0 &&
@@ -124,7 +124,8 @@ std::size_t Injector::flush() {
             continue;
         }
         for (int i = 0; i < sent; ++i)
-            counters_.add(InjectorCounter::bytes, pending_[next + static_cast<std::size_t>(i)].length);
+            counters_.add(InjectorCounter::bytes,
+                          pending_[next + static_cast<std::size_t>(i)].length);
         counters_.add(InjectorCounter::sent, static_cast<std::uint64_t>(sent));
         sent_total += static_cast<std::size_t>(sent);
         next += static_cast<std::size_t>(sent);

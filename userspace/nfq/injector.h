@@ -33,8 +33,8 @@ struct InjectorOptions {
     // SO_MARK of every injected packet: the steering spec's skip_mark.
     // 0 leaves the mark unset.
     std::uint32_t mark = 0;
-    int sndbuf_bytes = 4 << 20;          // SO_SNDBUFFORCE (falls back to SO_SNDBUF)
-    std::size_t batch_packets = 64;      // add() flushes when this many wait
+    int sndbuf_bytes = 4 << 20;           // SO_SNDBUFFORCE (falls back to SO_SNDBUF)
+    std::size_t batch_packets = 64;       // add() flushes when this many wait
     std::size_t batch_bytes = 512 * 1024; // ... or when this many bytes wait
     // Non-blocking: a full send buffer drops the packet (counted in
     // err_nobufs) instead of stalling the packet loop.

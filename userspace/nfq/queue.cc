@@ -232,7 +232,8 @@ void Queue::send_config_and_wait_ack(std::span<const std::uint8_t> message, std:
                  sizeof kernel) < 0)
         throw_errno(errno, options_.queue_num, std::string(what) + ": send");
 
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kSetupTimeoutMs);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(kSetupTimeoutMs);
     std::span<std::uint8_t> slot{receive_buffer_.data(), kReceiveSlotBytes};
     for (;;) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -262,10 +263,8 @@ void Queue::send_config_and_wait_ack(std::span<const std::uint8_t> message, std:
                     return;
                 const int code = -err->error;
                 std::string hint;
-                if (code == EBUSY)
-                    hint = " (another process is bound to this queue)";
-                else if (code == EPERM)
-                    hint = " (binding a queue needs CAP_NET_ADMIN)";
+                if (code == EPERM) // the kernel's answer to both
+                    hint = " (another socket owns this queue, or CAP_NET_ADMIN is missing)";
                 else if (code == EOPNOTSUPP)
                     hint = " (the kernel does not support a requested queue flag)";
                 throw_errno(code, options_.queue_num, std::string(what) + hint);
@@ -336,7 +335,7 @@ std::size_t Queue::receive_into_batch() {
     return n_packets;
 }
 
-bool Queue::parse_datagram(std::span<std::uint8_t> datagram, std::size_t& n_packets) {
+void Queue::parse_datagram(std::span<std::uint8_t> datagram, std::size_t& n_packets) {
     auto* nlh = reinterpret_cast<nlmsghdr*>(datagram.data());
     int remaining = static_cast<int>(datagram.size());
     for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
@@ -397,7 +396,6 @@ bool Queue::parse_datagram(std::span<std::uint8_t> datagram, std::size_t& n_pack
         }
         ++n_packets;
     }
-    return true;
 }
 
 // ---------------------------------------------------------------------------
@@ -430,8 +428,9 @@ bool Queue::mark_done(std::uint32_t id) {
         outstanding_.front().done = true;
         return true;
     }
-    auto it = std::lower_bound(outstanding_.begin(), outstanding_.end(), id,
-                               [](const Outstanding& e, std::uint32_t v) { return id_before(e.id, v); });
+    auto it =
+        std::lower_bound(outstanding_.begin(), outstanding_.end(), id,
+                         [](const Outstanding& e, std::uint32_t v) { return id_before(e.id, v); });
     if (it != outstanding_.end() && it->id == id)
         it->done = true;
     return false;

@@ -12,6 +12,9 @@
 
 #include "nfq/counter.h"
 
+#include <sys/socket.h> // mmsghdr
+#include <sys/uio.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -19,8 +22,6 @@
 #include <memory>
 #include <optional>
 #include <span>
-#include <sys/socket.h>
-#include <sys/uio.h>
 #include <string_view>
 #include <vector>
 
@@ -70,8 +71,8 @@ struct QueuedPacket {
     std::uint32_t original_length = 0;
     std::span<std::uint8_t> payload; // the IPv4 packet
 
-    bool is_gso() const noexcept;               // NFQA_SKB_GSO: larger than the device MTU
-    bool checksum_not_ready() const noexcept;   // NFQA_SKB_CSUMNOTREADY: partial checksum
+    bool is_gso() const noexcept;                // NFQA_SKB_GSO: larger than the device MTU
+    bool checksum_not_ready() const noexcept;    // NFQA_SKB_CSUMNOTREADY: partial checksum
     bool checksum_not_verified() const noexcept; // NFQA_SKB_CSUM_NOTVERIFIED
     bool truncated() const noexcept { return original_length > payload.size(); }
 };
@@ -103,9 +104,8 @@ inline constexpr std::array<CounterInfo, static_cast<std::size_t>(QueueCounter::
         {"bytes", "bytes of those packets copied to user space"},
         {"gso_packets", "received packets that were GSO super-packets (larger than the MTU)"},
         {"truncated_packets", "packets cut at the copy range (cannot be mangled)"},
-        {"enobufs",
-         "receive overruns (ENOBUFS): the socket buffer was full, the kernel dropped or "
-         "(fail-open) accepted packets unseen"},
+        {"enobufs", "receive overruns (ENOBUFS): the socket buffer was full, the kernel dropped or "
+                    "(fail-open) accepted packets unseen"},
         {"recv_errors", "receive calls that failed with an error other than ENOBUFS/EAGAIN"},
         {"truncated_datagrams", "netlink datagrams larger than the receive slot, discarded"},
         {"accepted", "accept verdicts without payload"},
@@ -120,7 +120,8 @@ inline constexpr std::array<CounterInfo, static_cast<std::size_t>(QueueCounter::
          "the queue closes"},
         {"verdict_rejected",
          "verdicts the kernel answered with an error (unknown packet id, bad payload)"},
-        {"setup_requeued", "packets seen before the queue was configured, sent back with NF_REPEAT"},
+        {"setup_requeued",
+         "packets seen before the queue was configured, sent back with NF_REPEAT"},
     }};
 
 using QueueCounterSnapshot = CounterSet<QueueCounter>::Snapshot;
@@ -129,8 +130,8 @@ using QueueCounterSnapshot = CounterSet<QueueCounter>::Snapshot;
 // (per network namespace).
 struct KernelQueueStats {
     std::uint16_t queue_num = 0;
-    std::uint32_t portid = 0;        // netlink port id of the bound socket
-    std::uint32_t queue_total = 0;   // packets waiting for a verdict now
+    std::uint32_t portid = 0;      // netlink port id of the bound socket
+    std::uint32_t queue_total = 0; // packets waiting for a verdict now
     std::uint32_t copy_mode = 0;
     std::uint32_t copy_range = 0;
     std::uint32_t queue_dropped = 0; // dropped because the queue was full (max_len)
@@ -155,9 +156,9 @@ std::optional<KernelQueueStats> read_kernel_queue_stats(std::uint16_t queue_num)
 
 class Queue {
 public:
-    // Binds the queue. Throws std::system_error (socket, bind, EBUSY when
-    // another process holds the queue, EPERM without CAP_NET_ADMIN) or
-    // std::runtime_error, with the queue number in the message.
+    // Binds the queue. Throws std::system_error (EPERM when another socket
+    // owns the queue or without CAP_NET_ADMIN) or std::runtime_error (no
+    // answer from the kernel), with the queue number in the message.
     explicit Queue(const QueueOptions& options);
     ~Queue(); // flushes pending verdicts, unbinds, closes
     Queue(const Queue&) = delete;
@@ -210,7 +211,7 @@ private:
     };
 
     std::size_t receive_into_batch();
-    bool parse_datagram(std::span<std::uint8_t> datagram, std::size_t& n_packets);
+    void parse_datagram(std::span<std::uint8_t> datagram, std::size_t& n_packets);
     void configure();
     void send_config_and_wait_ack(std::span<const std::uint8_t> message, std::uint32_t seq,
                                   std::string_view what);

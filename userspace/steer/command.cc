@@ -21,8 +21,9 @@ namespace svxlat::steer {
 namespace {
 
 bool is_executable(const std::string& path) {
-    struct stat st{};
-    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+           ::access(path.c_str(), X_OK) == 0;
 }
 
 class Fd {
@@ -119,7 +120,8 @@ CommandResult run_command(const std::vector<std::string>& argv, std::string_view
     args.push_back(nullptr);
 
     pid_t pid = -1;
-    const int spawn_error = ::posix_spawn(&pid, argv0.c_str(), &actions, nullptr, args.data(), environ);
+    const int spawn_error =
+        ::posix_spawn(&pid, argv0.c_str(), &actions, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (spawn_error != 0)
         return result;
@@ -154,8 +156,8 @@ CommandResult run_command(const std::vector<std::string>& argv, std::string_view
         if (ready <= 0)
             continue;
         if (in_parent.get() >= 0 && fds[0].revents) {
-            const ssize_t n = ::send(in_parent.get(), input.data() + written, input.size() - written,
-                                     MSG_NOSIGNAL);
+            const ssize_t n = ::send(in_parent.get(), input.data() + written,
+                                     input.size() - written, MSG_NOSIGNAL);
             if (n > 0)
                 written += static_cast<std::size_t>(n);
             if ((n < 0 && errno != EAGAIN && errno != EINTR) || written == input.size())

@@ -147,10 +147,12 @@ std::vector<std::string> nft_selectors(const QueueChoice& q, const std::string& 
 void nft_pair_set(std::string& out, std::string_view name, const std::vector<AddressPort>& pairs) {
     if (pairs.empty())
         return;
-    out += "\tset " + std::string(name) + " {\n\t\ttype ipv4_addr . inet_service\n\t\telements = { ";
+    out +=
+        "\tset " + std::string(name) + " {\n\t\ttype ipv4_addr . inet_service\n\t\telements = { ";
     bool first = true;
     for (const auto& pair : unique_in_order(pairs)) {
-        out += (first ? "" : ", ") + format_address(pair.address) + " . " + std::to_string(pair.port);
+        out +=
+            (first ? "" : ", ") + format_address(pair.address) + " . " + std::to_string(pair.port);
         first = false;
     }
     out += " }\n\t}\n";
@@ -234,7 +236,8 @@ std::optional<std::string> validate(const SteeringSpec& spec) {
     if (spec.skip_mark == 0)
         return "skip_mark must be nonzero (mark 0 is every unmarked packet)";
     auto zero_port = [](const std::vector<AddressPort>& pairs) {
-        return std::any_of(pairs.begin(), pairs.end(), [](const AddressPort& p) { return p.port == 0; });
+        return std::any_of(pairs.begin(), pairs.end(),
+                           [](const AddressPort& p) { return p.port == 0; });
     };
     if (zero_port(spec.tcp_inbound) || zero_port(spec.tcp_local_outbound) ||
         zero_port(spec.tcp_service_outbound))
@@ -308,7 +311,8 @@ std::string iptables_install_script(const SteeringSpec& spec) {
     if (icmp_enabled(spec)) {
         // Destination unreachable quoting an IPv4 header without options
         // (the engine sends none) whose protocol is SAL.
-        const std::string quoted = ihl + "@8>>24=0x45 && " + ihl + "@16>>16&0xFF=" + hex(kSalProtocol);
+        const std::string quoted =
+            ihl + "@8>>24=0x45 && " + ihl + "@16>>16&0xFF=" + hex(kSalProtocol);
         for (const auto& address : unique_in_order(spec.sal_inbound))
             out += "-A " + std::string(kPreChain) + " -d " + format_address(address) +
                    "/32 -p icmp -m icmp --icmp-type 3 -m u32 --u32 \"" + quoted + "\" -j " +
@@ -343,6 +347,17 @@ std::string iptables_remove_script(const SteeringSpec& spec) {
         out += "-X " + std::string(chain) + "\n";
     out += "COMMIT\n";
     return out;
+}
+
+std::string iptables_replace_script(const SteeringSpec& old_spec, const SteeringSpec& new_spec) {
+    // Both scripts are "*raw\n ... COMMIT\n": join their bodies.
+    auto body = [](std::string script) {
+        script.erase(0, std::string_view("*raw\n").size());
+        script.resize(script.size() - std::string_view("COMMIT\n").size());
+        return script;
+    };
+    return "*raw\n" + body(iptables_remove_script(old_spec)) +
+           body(iptables_install_script(new_spec)) + "COMMIT\n";
 }
 
 std::string iptables_cleanup_script(std::string_view save) {
@@ -453,6 +468,10 @@ std::string nft_remove_script() {
     return "delete table ip " + std::string(kNftTable) + "\n";
 }
 
+std::string nft_replace_script(const SteeringSpec& new_spec) {
+    return nft_remove_script() + nft_install_script(new_spec);
+}
+
 bool nft_queue_supported() {
     // One transaction: add a scratch table with a queue rule in a chain
     // without a hook (it never sees a packet) and delete it again. The
@@ -527,6 +546,26 @@ void Steering::remove() {
     installed_ = false;
 }
 
+void Steering::replace(SteeringSpec spec) {
+    if (auto problem = validate(spec))
+        throw std::invalid_argument("steering: " + *problem);
+    if (installed_) {
+        if (backend_ == Backend::nft) {
+            const NftResult result = run_nft(nft_replace_script(spec));
+            if (!result.ok)
+                throw SteeringError("steering (nft): replace failed, old rules kept: " +
+                                    trim(result.error));
+        } else {
+            const CommandResult result =
+                run_iptables_restore(tools_, iptables_replace_script(spec_, spec));
+            if (!result.ok())
+                throw SteeringError("steering (iptables): replace failed, old rules kept: " +
+                                    result.describe(tools_.restore));
+        }
+    }
+    spec_ = std::move(spec);
+}
+
 std::string Steering::cleanup_stale(const IptablesTools& tools) {
     std::string report;
     if (find_program(tools.save) && find_program(tools.restore)) {
@@ -545,7 +584,8 @@ std::string Steering::cleanup_stale(const IptablesTools& tools) {
     if (run_nft("list table ip " + std::string(kNftTable) + "\n").ok) {
         const NftResult result = run_nft(nft_remove_script());
         if (!result.ok)
-            throw SteeringError("steering: cleanup of table ip svxlat failed: " + trim(result.error));
+            throw SteeringError("steering: cleanup of table ip svxlat failed: " +
+                                trim(result.error));
         report += "removed nft table ip " + std::string(kNftTable) + "\n";
     }
     return report;

@@ -84,8 +84,8 @@ struct IptablesTools {
     std::string save = "iptables-save";
 };
 
-inline constexpr std::string_view kNftTable = "svxlat";                // table ip svxlat
-inline constexpr std::string_view kIptablesChainPrefix = "SVXLAT-";    // chains in table raw
+inline constexpr std::string_view kNftTable = "svxlat";             // table ip svxlat
+inline constexpr std::string_view kIptablesChainPrefix = "SVXLAT-"; // chains in table raw
 inline constexpr std::string_view kIptablesJumpComment = "svxlat";
 
 // --- Pure rule text ------------------------------------------------------
@@ -95,10 +95,14 @@ std::string nft_install_script(const SteeringSpec& spec);
 // The `table ip svxlat { ... }` block alone (what rules/svxlat.nft holds).
 std::string nft_table_body(const SteeringSpec& spec);
 std::string nft_remove_script();
+// Delete and re-create the table in one transaction.
+std::string nft_replace_script(const SteeringSpec& new_spec);
 // iptables-restore --noflush input for table raw. -N fails when a chain
 // exists, so a second install (or leftovers) fails as a whole.
 std::string iptables_install_script(const SteeringSpec& spec);
 std::string iptables_remove_script(const SteeringSpec& spec);
+// Removal of old_spec's rules and installation of new_spec's in one commit.
+std::string iptables_replace_script(const SteeringSpec& old_spec, const SteeringSpec& new_spec);
 // From `iptables-save -t raw` output: the restore input deleting every
 // SVXLAT-* chain and every jump to one. Empty when there is nothing.
 std::string iptables_cleanup_script(std::string_view iptables_save_raw);
@@ -131,6 +135,11 @@ public:
     // Removes exactly what install() added; no-op when not installed.
     // Throws SteeringError when the tool fails.
     void remove();
+    // Swaps the installed rules for spec's in one transaction (no moment
+    // without steering; on failure the old rules stay and SteeringError is
+    // thrown). When nothing is installed it only adopts spec. Throws
+    // std::invalid_argument for an invalid spec.
+    void replace(SteeringSpec spec);
     // Forgets the rules without removing them (hand-over to another process).
     void abandon() noexcept { installed_ = false; }
 

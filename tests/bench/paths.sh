@@ -1,0 +1,388 @@
+#!/usr/bin/env bash
+# paths.sh BUILD_DIR: what a connection costs through each middle box, all in
+# ONE run on ONE network-namespace topology (tests/e2e/topology.sh):
+#
+#   cli ──veth── xlt ── bridge (lan) ── i1 (servers), sr (service router)
+#
+# veth MTU 1500, TSO/GSO on, GRO off on every veth. The client in cli always
+# connects to 192.0.2.10 (owned by xlt); the servers always run in i1:
+# iperf3 on 10.0.2.11:5201 and `connrate server` on 10.0.2.11:7000.
+#
+#   dnat         nft DNAT + masquerade in xlt (the in-kernel ceiling)
+#   nfq-gso      the same DNAT, every forwarded TCP packet through an NFQUEUE
+#                accept-everything loop (bench_nfq_accept: svxlat's nfq::Queue
+#                with the GSO flag, batched verdicts, 16 MiB rcvbuf, 8192 queue)
+#   nfq-nogso    the same loop without the GSO flag
+#   svxlat-q1    svxlatd: translator in xlt, service router in sr, host agent
+#                in i1 (packet mode), one queue per daemon
+#   svxlat-q2    the same with two queues (threads) per daemon
+#
+# Each path: iperf3 receiver-side throughput with 1 and 4 streams (median of
+# BENCH_REPEAT runs of BENCH_SECONDS s after a 1 s omitted warm-up) and
+# BENCH_CONN_SECONDS s of `connrate client` (BENCH_CONN_THREADS threads of
+# connect / 100 B request / 100 B reply / close). The table prints every
+# figure and its ratio to dnat and to nfq-nogso / nfq-gso of the same run.
+#
+# Everything is bounded by `timeout`; every process is started by PID and
+# stopped by PID, and the namespaces are removed on exit (also on errors and
+# signals). docs/performance.md explains the method and the results.
+set -euo pipefail
+
+build=$(cd "${1:-build}" && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+
+B_SECONDS=${BENCH_SECONDS:-4}
+B_REPEAT=${BENCH_REPEAT:-3}
+B_CONN_SECONDS=${BENCH_CONN_SECONDS:-5}
+B_CONN_THREADS=${BENCH_CONN_THREADS:-8}
+B_PATHS=${BENCH_PATHS:-"dnat nfq-gso nfq-nogso svxlat-q1 svxlat-q2"}
+B_PERF=${BENCH_PERF:-0} # 1: perf record the svxlat daemons during one 1-stream run
+
+NFQ_ACCEPT=$build/tests/bench/bench_nfq_accept
+CONNRATE=$build/tests/bench/connrate
+SVXLATD=$build/userspace/daemon/svxlatd
+
+die() {
+    echo "paths: $*" >&2
+    exit 1
+}
+
+[[ $(id -u) -eq 0 ]] || die "needs root (network namespaces, netfilter); run: sudo make bench"
+for tool in ip iperf3 ethtool nft iptables python3 timeout ss; do
+    command -v "$tool" >/dev/null || die "missing program '$tool' (make deps installs it)"
+done
+for bin in "$NFQ_ACCEPT" "$CONNRATE" "$SVXLATD"; do
+    [[ -x $bin ]] || die "missing $bin (build first: make)"
+done
+export SVXLATD
+
+TOPO=svb$$
+TOPO_DIR=/tmp/$TOPO
+# shellcheck source=../e2e/topology.sh
+source "$repo/tests/e2e/topology.sh"
+
+declare -A PID=() # name -> pid of a background process started here
+RESULTS=$TOPO_DIR/results
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    topo_down
+    rm -rf "$TOPO_DIR"
+    exit $rc
+}
+trap cleanup EXIT
+trap 'echo "paths: interrupted" >&2; exit 130' INT TERM
+
+# bg_start NAME NS CMD...: a background process in a namespace, by PID.
+bg_start() {
+    local name=$1 n=$2
+    shift 2
+    in_ns "$n" "$@" >"$TOPO_DIR/$name.log" 2>&1 &
+    PID[$name]=$!
+    TOPO_PIDS+=("$!")
+}
+
+# bg_stop NAME: SIGTERM, up to 5 s, then SIGKILL; forgets the PID.
+bg_stop() {
+    local name=$1 pid=${PID[$1]:-} t
+    [[ -n $pid ]] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for t in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    unset "PID[$name]"
+    local keep=() p
+    for p in "${TOPO_PIDS[@]}"; do
+        [[ $p == "$pid" ]] || keep+=("$p")
+    done
+    TOPO_PIDS=("${keep[@]}")
+}
+
+# wait_listen NS PORT: until something listens on PORT in NS (5 s at most).
+wait_listen() {
+    local t
+    for t in $(seq 1 100); do
+        [[ -n $(in_ns "$1" ss -Hltn "sport = :$2") ]] && return 0
+        sleep 0.05
+    done
+    die "nothing listens on port $2 in $1"
+}
+
+# wait_log NAME TEXT: until the process's log shows TEXT (5 s at most).
+wait_log() {
+    local t
+    for t in $(seq 1 100); do
+        grep -q "$2" "$TOPO_DIR/$1.log" 2>/dev/null && return 0
+        kill -0 "${PID[$1]}" 2>/dev/null || break
+        sleep 0.05
+    done
+    cat "$TOPO_DIR/$1.log" >&2 || true
+    die "$1 did not start"
+}
+
+bench_offloads() {
+    local pair n dev
+    for pair in cli:c0 xlt:x0 xlt:s0 sr:s0 i1:s0 i2:s0 lan:pxlt lan:psr lan:pi1 lan:pi2; do
+        n=${pair%%:*}
+        dev=${pair#*:}
+        in_ns "$n" ethtool -K "$dev" tso on gso on gro off >/dev/null 2>&1 || true
+    done
+}
+
+start_servers() {
+    bg_start iperf3 i1 iperf3 -s -B 10.0.2.11 -p 5201
+    bg_start connrate-server i1 "$CONNRATE" server 10.0.2.11 7000 4
+    wait_listen i1 5201
+    wait_listen i1 7000
+}
+
+restart_iperf_server() {
+    bg_stop iperf3
+    bg_start iperf3 i1 iperf3 -s -B 10.0.2.11 -p 5201
+    wait_listen i1 5201
+}
+
+record() { echo "$1 $2 $3" >>"$RESULTS"; }
+
+# iperf_once STREAMS: one client run; sets IPERF="Gbit/s retransmits"
+# ("0 0" on failure, and the server is restarted). Not for $(...): it may
+# restart the server, whose PID must be recorded in this shell.
+iperf_once() {
+    local out
+    IPERF="0 0"
+    if out=$(in_ns cli timeout $((B_SECONDS + 25)) iperf3 -c 192.0.2.10 -p 5201 \
+        -t "$B_SECONDS" -O 1 -P "$1" -J 2>/dev/null) &&
+        IPERF=$(python3 -c '
+import json, sys
+d = json.load(sys.stdin)["end"]
+print("%.3f %d" % (d["sum_received"]["bits_per_second"] / 1e9, d["sum_sent"].get("retransmits", 0)))
+' <<<"$out"); then
+        return 0
+    fi
+    IPERF="0 0"
+    echo "paths: iperf3 -P $1 failed; restarting the iperf3 server" >&2
+    restart_iperf_server
+}
+
+# measure PATH: throughput (1 and 4 streams) and connection rate.
+measure() {
+    local path=$1 streams r runs retr line
+    for streams in 1 4; do
+        runs=()
+        retr=0
+        for r in $(seq 1 "$B_REPEAT"); do
+            iperf_once "$streams"
+            runs+=("${IPERF% *}")
+            retr=$((retr + ${IPERF#* }))
+        done
+        local median
+        median=$(printf '%s\n' "${runs[@]}" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+        record "$path" "gbps_$streams" "$median"
+        record "$path" "runs_$streams" "$(IFS=/; echo "${runs[*]}")"
+        record "$path" "retrans_$streams" "$retr"
+        printf '  %-10s %d stream(s): %s Gbit/s (runs %s, retransmits %d)\n' \
+            "$path" "$streams" "$median" "$(IFS=/; echo "${runs[*]}")" "$retr"
+    done
+    line=$(in_ns cli timeout $((B_CONN_SECONDS + 30)) "$CONNRATE" client 192.0.2.10 7000 \
+        "$B_CONN_THREADS" "$B_CONN_SECONDS" || echo "conns=0 rate=0 p50_ms=0 p99_ms=0 errors=-1")
+    local kv
+    for kv in $line; do
+        case ${kv%%=*} in
+        rate | p50_ms | p99_ms | errors) record "$path" "${kv%%=*}" "${kv#*=}" ;;
+        esac
+    done
+    printf '  %-10s conn rate: %s\n' "$path" "$line"
+}
+
+dnat_on() {
+    in_ns xlt nft -f - <<'NFT'
+table ip svbench {
+    chain pre {
+        type nat hook prerouting priority dstnat;
+        ip daddr 192.0.2.10 tcp dport { 5201, 7000 } dnat to 10.0.2.11
+    }
+    chain post {
+        type nat hook postrouting priority srcnat;
+        oifname "s0" masquerade
+    }
+}
+NFT
+}
+
+dnat_off() { in_ns xlt nft delete table ip svbench; }
+
+# nfq_on FLAGS...: the accept loop on queue 0, then every forwarded TCP packet
+# to it (iptables-nft: this kernel has no nft queue statement).
+nfq_on() {
+    bg_start nfq xlt "$NFQ_ACCEPT" --queue 0 "$@"
+    wait_log nfq ready
+    in_ns xlt iptables -A FORWARD -p tcp -j NFQUEUE --queue-num 0
+}
+
+nfq_off() {
+    in_ns xlt iptables -D FORWARD -p tcp -j NFQUEUE --queue-num 0
+    bg_stop nfq
+    local counters
+    counters=$(grep '^queue' "$TOPO_DIR/nfq.log" || true)
+    echo "  nfq counters: $counters"
+}
+
+svxlat_configs() {
+    local q=$1 sock=$TOPO_DIR/run
+    mkdir -p "$sock"
+    printf 'IP-address  port  service-ID\n192.0.2.10  5201  0x0000c0de\n192.0.2.10  7000  0x0000beef\n' \
+        >"$TOPO_DIR/table.conf"
+    # Long timeouts only where the bench would otherwise disturb itself: the
+    # host agent's health check connects to each service port once per
+    # refresh, which must not land in an iperf3 test.
+    cat >"$TOPO_DIR/xlt.conf" <<CONF
+[engine]
+queues = $q
+control-socket = $sock/xlt.sock
+timeout-time-wait = 2s
+log-level = warning
+[translator]
+table = $TOPO_DIR/table.conf
+address = 10.0.2.1
+router = 10.0.2.2
+tcp-options = keep
+CONF
+    cat >"$TOPO_DIR/sr.conf" <<CONF
+[engine]
+control-socket = $sock/sr.sock
+log-level = warning
+[router]
+address = 10.0.2.2
+expiry = 30m
+CONF
+    cat >"$TOPO_DIR/i1.conf" <<CONF
+[engine]
+queues = $q
+control-socket = $sock/i1.sock
+timeout-time-wait = 2s
+log-level = warning
+[host]
+address = 10.0.2.11
+router = 10.0.2.2
+refresh = 10m
+service = 0x0000c0de 5201
+service = 0x0000beef 7000
+CONF
+}
+
+svxlat_on() {
+    svxlat_configs "$1"
+    local n
+    for n in sr i1 xlt; do
+        bg_start "svxlatd-$n" "$n" "$SVXLATD" -c "$TOPO_DIR/$n.conf"
+    done
+    local t
+    for n in sr i1 xlt; do
+        for t in $(seq 1 100); do
+            [[ -S $TOPO_DIR/run/$n.sock ]] && break
+            kill -0 "${PID[svxlatd-$n]}" 2>/dev/null || break
+            sleep 0.05
+        done
+        [[ -S $TOPO_DIR/run/$n.sock ]] || {
+            cat "$TOPO_DIR/svxlatd-$n.log" >&2
+            die "svxlatd in $n did not start"
+        }
+    done
+    # Ready when a connection through translator, router and host agent works.
+    for t in $(seq 1 100); do
+        if in_ns cli timeout 2 "$CONNRATE" client 192.0.2.10 7000 1 0.05 2>/dev/null |
+            grep -q 'conns=[1-9]'; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "no connection through svxlat after 10 s (logs in $TOPO_DIR)"
+}
+
+svxlat_counters() {
+    local n
+    for n in xlt i1; do
+        "$build/userspace/cli/svxlat" -s "$TOPO_DIR/run/$n.sock" counters 2>/dev/null |
+            awk -v ns="$n" '$3 > 0 && ($1 == "drop" || $2 ~ /enobufs|dropped|overflow|nobufs|err_|gso_packets|^packets$|emitted|mangled_too/) {
+                printf "%s:%s/%s=%s ", ns, $1, $2, $3 }'
+    done
+}
+
+svxlat_off() {
+    echo "  svxlat counters: $(svxlat_counters)"
+    local n
+    for n in xlt i1 sr; do
+        bg_stop "svxlatd-$n"
+    done
+}
+
+# perf_svxlat: samples both packet daemons during one 1-stream run.
+perf_svxlat() {
+    command -v perf >/dev/null || return 0
+    local n perf_pids=()
+    for n in xlt i1; do
+        timeout $((B_SECONDS + 10)) perf record -F 999 -g -p "${PID[svxlatd-$n]}" \
+            -o "$TOPO_DIR/perf-$n.data" -- sleep $((B_SECONDS + 1)) >/dev/null 2>&1 &
+        perf_pids+=("$!")
+        TOPO_PIDS+=("$!")
+    done
+    iperf_once 1
+    echo "  perf run: $IPERF (Gbit/s, retransmits; slowed by the sampling)"
+    wait "${perf_pids[@]}" 2>/dev/null || true
+    for n in xlt i1; do
+        echo "  perf: svxlatd in $n, top symbols (self):"
+        perf report -i "$TOPO_DIR/perf-$n.data" --no-children --sort sym --stdio 2>/dev/null |
+            grep -E '^ +[0-9]' | head -15 | sed 's/^/    /'
+    done
+}
+
+# ---------------------------------------------------------------------------
+
+topo_up
+: >"$RESULTS"
+bench_offloads
+in_ns cli sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1
+in_ns xlt sysctl -qw net.ipv4.ip_forward=1
+in_ns xlt sysctl -qw net.ipv4.conf.all.accept_local=1
+start_servers
+
+echo "== paths: cli -> xlt -> bridge -> i1 (veth MTU 1500, TSO/GSO on, GRO off)"
+echo "   iperf3 ${B_SECONDS}s x $B_REPEAT (median, receiver side); connrate $B_CONN_THREADS threads x ${B_CONN_SECONDS}s"
+for path in $B_PATHS; do
+    case $path in
+    dnat)
+        dnat_on
+        measure dnat
+        dnat_off
+        ;;
+    nfq-gso)
+        dnat_on
+        nfq_on
+        measure nfq-gso
+        nfq_off
+        dnat_off
+        ;;
+    nfq-nogso)
+        dnat_on
+        nfq_on --no-gso
+        measure nfq-nogso
+        nfq_off
+        dnat_off
+        ;;
+    svxlat-q*)
+        svxlat_on "${path#svxlat-q}"
+        measure "$path"
+        if [[ $B_PERF == 1 ]]; then perf_svxlat; fi
+        svxlat_off
+        ;;
+    *) die "unknown path $path" ;;
+    esac
+done
+
+echo
+python3 "$here/bench_report.py" "$RESULTS"
