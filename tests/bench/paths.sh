@@ -79,7 +79,9 @@ trap 'echo "paths: interrupted" >&2; exit 130' INT TERM
 bg_start() {
     local name=$1 n=$2
     shift 2
-    in_ns "$n" "$@" >"$TOPO_DIR/$name.log" 2>&1 &
+    # Not through in_ns: a backgrounded shell function is a subshell, and its
+    # PID would not be the program's. ip netns exec execs the program.
+    ip netns exec "$(ns "$n")" "$@" >"$TOPO_DIR/$name.log" 2>&1 &
     PID[$name]=$!
     TOPO_PIDS+=("$!")
 }

@@ -97,11 +97,29 @@ e2e_cleanup_stale() {
 }
 
 e2e_fail() {
-    E2E_RESULT="FAIL: $E2E_LABEL: $*"
+    E2E_RESULT="FAIL: $E2E_LABEL: ${E2E_SOFT_FAILURES:+$E2E_SOFT_FAILURES; }$*"
     exit 1
 }
 
+# e2e_soft_fail REASON: records a failure and goes on (the test fails at
+# e2e_pass); for tests whose later parts are still worth running.
+E2E_SOFT_FAILURES=
+e2e_soft_fail() {
+    e2e_log "   FAILED: $*"
+    E2E_SOFT_FAILURES+="${E2E_SOFT_FAILURES:+; }$*"
+}
+
+# e2e_known_bug VARIABLE "what": a failure of this test is a known engine
+# bug (tests/e2e/FINDINGS.md). Only when VARIABLE=1 in the environment is
+# such a failure reported as XFAIL (exit 0); by default the test runs and
+# fails until the bug is fixed.
+e2e_known_bug() {
+    E2E_KNOWN_BUG_VAR=$1
+    E2E_KNOWN_BUG_TEXT=$2
+}
+
 e2e_pass() {
+    [[ -n $E2E_SOFT_FAILURES ]] && e2e_fail "(see above)"
     E2E_RESULT="PASS: $E2E_LABEL ($((SECONDS - E2E_START)) s)${1:+: $*}"
     exit 0
 }
@@ -186,6 +204,10 @@ e2e_exit() {
     trap - EXIT TERM INT
     [[ -z $E2E_RESULT ]] && E2E_RESULT="FAIL: $E2E_LABEL: exited with status $rc"
     [[ $E2E_RESULT == PASS* ]] || rc=1
+    if ((rc != 0)) && [[ -n ${E2E_KNOWN_BUG_VAR:-} && ${!E2E_KNOWN_BUG_VAR:-} == 1 ]]; then
+        E2E_RESULT="XFAIL (${E2E_KNOWN_BUG_VAR}=1: known bug, $E2E_KNOWN_BUG_TEXT): ${E2E_RESULT#FAIL: }"
+        E2E_XFAIL=1
+    fi
     if ((rc != 0)) || [[ -n ${E2E_VERBOSE:-} ]]; then
         e2e_diag
     fi
@@ -196,5 +218,6 @@ e2e_exit() {
         rm -rf "$TOPO_DIR"
     fi
     e2e_log "$E2E_RESULT"
+    [[ -n ${E2E_XFAIL:-} ]] && rc=0
     exit "$rc"
 }

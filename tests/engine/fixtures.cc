@@ -23,6 +23,11 @@ svx_flow_cfg default_flow_cfg() {
 
 // ------------------------------------------------------------------ outputs
 
+ExactBuffer::ExactBuffer(std::span<const uint8_t> bytes)
+    : bytes_(std::make_unique<uint8_t[]>(bytes.size())), size_(bytes.size()) {
+    std::copy(bytes.begin(), bytes.end(), bytes_.get());
+}
+
 EmitBuffer::EmitBuffer(uint32_t arena_bytes, uint16_t max_packets)
     : arena_(arena_bytes), slots_(max_packets) {
     svx_emit_init(&emit_, arena_.data(), arena_bytes, slots_.data(), max_packets);
@@ -198,17 +203,19 @@ void FlowDriver::collect() { out_ = emit_.packets(); }
 
 svx_result FlowDriver::from_tcp(const Bytes& pkt, std::optional<Ipv4Addr> sal_dst) {
     svx_tcp_view tv = tcp_view_of(pkt);
+    ExactBuffer in(pkt);
     emit_.clear();
-    svx_result r = svx_flow_from_tcp(&flow, &cfg, pkt.data(), &tv, sal_dst ? sal_dst->data() : nullptr,
-                                     now_ms, emit_.get());
+    svx_result r = svx_flow_from_tcp(&flow, &cfg, in.data(), &tv,
+                                     sal_dst ? sal_dst->data() : nullptr, now_ms, emit_.get());
     collect();
     return r;
 }
 
 svx_result FlowDriver::from_sal(const Bytes& pkt) {
     svx_pkt_view pv = sal_view_of(pkt);
+    ExactBuffer in(pkt);
     emit_.clear();
-    svx_result r = svx_flow_from_sal(&flow, &cfg, pkt.data(), &pv, now_ms, emit_.get());
+    svx_result r = svx_flow_from_sal(&flow, &cfg, in.data(), &pv, now_ms, emit_.get());
     collect();
     return r;
 }
@@ -218,9 +225,9 @@ svx_result FlowDriver::from_icmp(const Bytes& pkt) {
     const size_t tot = svx_get_be16(pkt.data() + 2);
     if (tot > pkt.size() || tot < ihl + SVX_ICMP_HDR_LEN)
         throw std::runtime_error("not an ICMP packet");
+    ExactBuffer icmp(std::span<const uint8_t>(pkt).subspan(ihl, tot - ihl));
     emit_.clear();
-    svx_result r =
-        svx_flow_from_icmp(&flow, &cfg, pkt.data() + ihl, tot - ihl, now_ms, emit_.get());
+    svx_result r = svx_flow_from_icmp(&flow, &cfg, icmp.data(), icmp.size(), now_ms, emit_.get());
     collect();
     return r;
 }
@@ -673,7 +680,8 @@ void WorkerRig::collect() {
 }
 
 engine::Verdict WorkerRig::process(const Bytes& pkt, uint64_t now_ms, bool partial) {
-    engine::Verdict v = worker_->process(pkt, now_ms, partial);
+    ExactBuffer in(pkt);
+    engine::Verdict v = worker_->process(in.span(), now_ms, partial);
     collect();
     return v;
 }

@@ -63,6 +63,21 @@ svx_flow_cfg default_flow_cfg();
 
 // ------------------------------------------------------------------ outputs
 
+// A packet copied into a heap block of exactly its size, so that a read
+// past its end is caught under AddressSanitizer (a std::vector's spare
+// capacity would hide it).
+class ExactBuffer {
+public:
+    explicit ExactBuffer(std::span<const uint8_t> bytes);
+    const uint8_t* data() const { return bytes_.get(); }
+    size_t size() const { return size_; }
+    std::span<const uint8_t> span() const { return {bytes_.get(), size_}; }
+
+private:
+    std::unique_ptr<uint8_t[]> bytes_;
+    size_t size_;
+};
+
 // A caller-owned struct svx_emit with its arena (RAII, not copyable: the
 // emit points into the arena).
 class EmitBuffer {

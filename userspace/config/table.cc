@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include "config/table.h"
 
+#include "common/field_text.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,7 +18,6 @@ namespace {
 
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 constexpr std::string_view kDefaultFileName = "<table>";
-constexpr std::size_t kMaxQuotedBytes = 64;
 
 constexpr std::string_view kFieldAddress = "address";
 constexpr std::string_view kFieldPort = "port";
@@ -36,27 +37,6 @@ bool is_digit(char c) {
 
 bool all_digits(std::string_view text) {
     return !text.empty() && std::all_of(text.begin(), text.end(), is_digit);
-}
-
-// A field as it appears in a message: quoted, non-printable bytes as \xNN and
-// cut short, so a diagnostic is always one readable line.
-std::string quoted(std::string_view text) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "'";
-    for (std::size_t i = 0; i < text.size() && i < kMaxQuotedBytes; ++i) {
-        auto byte = static_cast<unsigned char>(text[i]);
-        if (byte >= 0x20 && byte < 0x7f) {
-            out += static_cast<char>(byte);
-        } else {
-            out += "\\x";
-            out += kHex[byte >> 4];
-            out += kHex[byte & 0xf];
-        }
-    }
-    if (text.size() > kMaxQuotedBytes)
-        out += "...";
-    out += "'";
-    return out;
 }
 
 std::string describe_size(std::size_t bytes) {
@@ -91,61 +71,18 @@ void split_fields(std::string_view line, std::vector<std::string_view>& fields) 
 // A field error: the reason, or nothing when the field is valid.
 using FieldError = std::optional<std::string>;
 
-// Strict dotted quad: four decimal parts 0..255, no leading zeros (inet_aton
-// reads "010" as octal 8, so such an address means different things to
-// different tools), and only addresses a TCP client can connect to.
-FieldError parse_address(std::string_view text, Ipv4Address& address) {
-    std::size_t pos = 0;
-    std::size_t parts = 0;
-    std::string_view zero_part; // the first part with a leading zero
-    for (; parts < address.size(); ++parts) {
-        if (parts > 0) {
-            if (pos >= text.size() || text[pos] != '.')
-                break;
-            ++pos;
-        }
-        std::size_t start = pos;
-        unsigned value = 0;
-        while (pos < text.size() && is_digit(text[pos]) && pos - start < 4)
-            value = value * 10 + static_cast<unsigned>(text[pos++] - '0');
-        std::size_t digits = pos - start;
-        if (digits == 0 || digits > 3 || value > 255)
-            break;
-        if (digits > 1 && text[start] == '0' && zero_part.empty())
-            zero_part = text.substr(start, digits);
-        address[parts] = static_cast<std::uint8_t>(value);
-    }
-    if (parts != address.size() || pos != text.size()) {
-        std::string reason = quoted(text) + " is not an IPv4 address";
-        if (text.find(':') != std::string_view::npos)
-            reason += " (IPv6 is not supported)";
-        return reason;
-    }
-    if (!zero_part.empty())
-        return quoted(text) + " is not an IPv4 address (leading zero in '" +
-               std::string(zero_part) + "': some tools read it as octal)";
-    if (address[0] == 0)
-        return quoted(text) + " is in 0.0.0.0/8 (unspecified, 'this network'), " +
-               "not an address clients can connect to";
-    if (address == Ipv4Address{255, 255, 255, 255})
-        return quoted(text) + " is the broadcast address, not an address clients can connect to";
-    if ((address[0] & 0xf0) == 224)
-        return quoted(text) + " is a multicast address (224.0.0.0/4), " +
-               "not an address TCP clients can connect to";
-    return std::nullopt;
-}
 
 // Decimal 1..65535 without leading zeros, so a port has one spelling.
 FieldError parse_port(std::string_view text, std::uint16_t& port) {
     if (!all_digits(text))
-        return quoted(text) + " is not a decimal port number";
+        return quote_field(text) + " is not a decimal port number";
     if (text.size() > 1 && text[0] == '0')
-        return quoted(text) + " is not a decimal port number (leading zero)";
+        return quote_field(text) + " is not a decimal port number (leading zero)";
     unsigned long value = 0;
     for (char c : text.substr(0, 6)) // 6 digits already exceed 65535
         value = value * 10 + static_cast<unsigned long>(c - '0');
     if (text.size() > 5 || value < 1 || value > 65535)
-        return quoted(text) + " out of range 1..65535";
+        return quote_field(text) + " out of range 1..65535";
     port = static_cast<std::uint16_t>(value);
     return std::nullopt;
 }
@@ -158,7 +95,7 @@ FieldError parse_service(std::string_view text, svx_sid& service) {
         return std::string(svx_sid_strerror(err));
     const svx_sid zero{};
     if (svx_sid_cmp(&service, &zero) == 0)
-        return quoted(text) + " is the all-zero (default) service ID, not a connection target";
+        return quote_field(text) + " is the all-zero (default) service ID, not a connection target";
     return std::nullopt;
 }
 
@@ -304,7 +241,7 @@ private:
                 valid = false;
             }
         };
-        check(kFieldAddress, parse_address(fields_[0], row.address));
+        check(kFieldAddress, parse_unicast_ipv4(fields_[0], row.address));
         check(kFieldPort, parse_port(fields_[1], row.port));
         check(kFieldService, parse_service(fields_[2], row.service));
         SeenKeys seen;
@@ -328,7 +265,7 @@ private:
         };
         auto eq = setting.find('=');
         if (eq == std::string_view::npos || eq == 0)
-            return fail(kFieldSetting, quoted(setting) + " is not a key=value setting");
+            return fail(kFieldSetting, quote_field(setting) + " is not a key=value setting");
         auto key = setting.substr(0, eq);
         auto value = setting.substr(eq + 1);
         if (key == kKeyMode) {
@@ -339,7 +276,7 @@ private:
             else if (value == "relay")
                 row.mode = RowMode::relay;
             else
-                return fail(kKeyMode, quoted(value) + " is not packet or relay");
+                return fail(kKeyMode, quote_field(value) + " is not packet or relay");
             return true;
         }
         if (key == kKeyTcpOptions) {
@@ -350,11 +287,11 @@ private:
             else if (value == "strip")
                 row.tcp_options = TcpOptionPolicy::strip;
             else
-                return fail(kKeyTcpOptions, quoted(value) + " is not keep or strip");
+                return fail(kKeyTcpOptions, quote_field(value) + " is not keep or strip");
             return true;
         }
         return fail(kFieldSetting,
-                    "unknown key " + quoted(key) + " (known: mode, serval-tcp-options)");
+                    "unknown key " + quote_field(key) + " (known: mode, serval-tcp-options)");
     }
 
     void add_row(const TableRow& row) {

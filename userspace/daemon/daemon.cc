@@ -94,15 +94,8 @@ public:
         : steering_(std::make_unique<steer::Steering>(std::move(spec), backend)) {
         steering_->install();
     }
-    void replace(steer::SteeringSpec spec) {
-        auto backend = steering_->backend();
-        // Install the new set before removing the old one would need two
-        // tables; the backends replace their own chains/table atomically,
-        // so remove+install happen inside one rule transaction.
-        steering_->remove();
-        steering_ = std::make_unique<steer::Steering>(std::move(spec), backend);
-        steering_->install();
-    }
+    // One rule transaction: live flows are never left unsteered.
+    void replace(steer::SteeringSpec spec) { steering_->replace(std::move(spec)); }
     const steer::SteeringSpec& spec() const { return steering_->spec(); }
     steer::Backend backend() const { return steering_->backend(); }
 

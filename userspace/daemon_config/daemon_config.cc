@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include "daemon_config/daemon_config.h"
 
+#include "common/field_text.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -21,7 +23,6 @@ using namespace std::chrono_literals;
 
 constexpr std::string_view kDefaultFileName = "<config>";
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
-constexpr std::size_t kMaxQuotedBytes = 64;
 constexpr std::size_t kMaxSocketPathBytes = 107; // sun_path[108] holds the NUL too
 constexpr std::size_t kMaxPathBytes = 4095;      // PATH_MAX holds the NUL too
 
@@ -57,28 +58,6 @@ std::string_view trim(std::string_view text) {
 
 // Text from the file as a message shows it: non-printable bytes as \xNN and
 // cut short, so a diagnostic is always one readable line.
-std::string printable(std::string_view text) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (std::size_t i = 0; i < text.size() && i < kMaxQuotedBytes; ++i) {
-        auto byte = static_cast<unsigned char>(text[i]);
-        if (byte >= 0x20 && byte < 0x7f) {
-            out += static_cast<char>(byte);
-        } else {
-            out += "\\x";
-            out += kHex[byte >> 4];
-            out += kHex[byte & 0xf];
-        }
-    }
-    if (text.size() > kMaxQuotedBytes)
-        out += "...";
-    return out;
-}
-
-std::string in_quotes(std::string_view text) {
-    return "'" + printable(text) + "'";
-}
-
 void split_fields(std::string_view text, std::vector<std::string_view>& fields) {
     fields.clear();
     std::size_t pos = 0;
@@ -118,7 +97,7 @@ NumberStatus read_decimal(std::string_view text, std::uint64_t& value) {
 }
 
 std::string out_of_range(std::string_view text, std::string_view range) {
-    return in_quotes(text) + " is out of range (" + std::string(range) + ")";
+    return quote_field(text) + " is out of range (" + std::string(range) + ")";
 }
 
 std::string range_text(std::uint64_t min, std::uint64_t max) {
@@ -129,9 +108,9 @@ FieldError parse_integer(std::string_view text, std::uint64_t min, std::uint64_t
                          std::uint64_t& value) {
     switch (read_decimal(text, value)) {
     case NumberStatus::not_a_number:
-        return in_quotes(text) + " is not a decimal number";
+        return quote_field(text) + " is not a decimal number";
     case NumberStatus::leading_zero:
-        return in_quotes(text) + " has a leading zero";
+        return quote_field(text) + " has a leading zero";
     case NumberStatus::too_large:
         return out_of_range(text, range_text(min, max));
     case NumberStatus::ok:
@@ -169,11 +148,11 @@ FieldError parse_mark(std::string_view text, std::uint32_t& mark) {
     if (text.size() >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
         std::string_view digits = text.substr(2);
         if (digits.empty())
-            return in_quotes(text) + " is not a number (hex 0x... or decimal)";
+            return quote_field(text) + " is not a number (hex 0x... or decimal)";
         for (char c : digits) {
             int digit = hex_digit_value(c);
             if (digit < 0)
-                return in_quotes(text) + " is not a number (hex 0x... or decimal)";
+                return quote_field(text) + " is not a number (hex 0x... or decimal)";
             value = value << 4 | static_cast<std::uint64_t>(digit);
             if (value > std::numeric_limits<std::uint32_t>::max())
                 return out_of_range(text, kRange);
@@ -181,9 +160,9 @@ FieldError parse_mark(std::string_view text, std::uint32_t& mark) {
     } else {
         switch (read_decimal(text, value)) {
         case NumberStatus::not_a_number:
-            return in_quotes(text) + " is not a number (hex 0x... or decimal)";
+            return quote_field(text) + " is not a number (hex 0x... or decimal)";
         case NumberStatus::leading_zero:
-            return in_quotes(text) + " has a leading zero (write hex as 0x...)";
+            return quote_field(text) + " has a leading zero (write hex as 0x...)";
         case NumberStatus::too_large:
             return out_of_range(text, kRange);
         case NumberStatus::ok:
@@ -238,9 +217,9 @@ FieldError parse_duration(std::string_view text, Duration& duration) {
     std::uint64_t value = 0;
     switch (read_decimal(digits, value)) {
     case NumberStatus::not_a_number:
-        return in_quotes(text) + " is not a duration (an integer with unit ms, s, m, h or d)";
+        return quote_field(text) + " is not a duration (an integer with unit ms, s, m, h or d)";
     case NumberStatus::leading_zero:
-        return in_quotes(text) + " has a leading zero";
+        return quote_field(text) + " has a leading zero";
     case NumberStatus::too_large:
         return out_of_range(text, range);
     case NumberStatus::ok:
@@ -291,9 +270,9 @@ FieldError parse_size(std::string_view text, std::uint64_t min, std::uint64_t ma
     std::uint64_t value = 0;
     switch (read_decimal(digits, value)) {
     case NumberStatus::not_a_number:
-        return in_quotes(text) + " is not a size (bytes, or an integer with unit K, M or G)";
+        return quote_field(text) + " is not a size (bytes, or an integer with unit K, M or G)";
     case NumberStatus::leading_zero:
-        return in_quotes(text) + " has a leading zero";
+        return quote_field(text) + " has a leading zero";
     case NumberStatus::too_large:
         return out_of_range(text, range);
     case NumberStatus::ok:
@@ -305,46 +284,6 @@ FieldError parse_size(std::string_view text, std::uint64_t min, std::uint64_t ma
     return std::nullopt;
 }
 
-// Strict dotted quad: four decimal parts 0..255 without leading zeros, and
-// only unicast addresses (not 0.0.0.0/8, multicast or broadcast).
-FieldError parse_ipv4(std::string_view text, Ipv4Address& address) {
-    const std::string not_address = in_quotes(text) + " is not an IPv4 address (a.b.c.d)";
-    Ipv4Address parsed{};
-    std::size_t pos = 0;
-    for (std::size_t part = 0; part < parsed.size(); ++part) {
-        if (part > 0) {
-            if (pos >= text.size() || text[pos] != '.')
-                return not_address;
-            ++pos;
-        }
-        std::size_t start = pos;
-        while (pos < text.size() && is_digit(text[pos]) && pos - start < 4)
-            ++pos;
-        std::uint64_t value = 0;
-        switch (read_decimal(text.substr(start, pos - start), value)) {
-        case NumberStatus::ok:
-            break;
-        case NumberStatus::leading_zero:
-            return in_quotes(text) + " is not an IPv4 address (leading zero: some tools read it " +
-                   "as octal)";
-        default:
-            return not_address;
-        }
-        if (value > 255)
-            return not_address;
-        parsed[part] = static_cast<std::uint8_t>(value);
-    }
-    if (pos != text.size())
-        return not_address;
-    if (parsed[0] == 0)
-        return in_quotes(text) + " is in 0.0.0.0/8 ('this network'), not a usable address";
-    if (parsed[0] >= 224 && parsed[0] <= 239)
-        return in_quotes(text) + " is a multicast address, not a usable address";
-    if (parsed == Ipv4Address{255, 255, 255, 255})
-        return in_quotes(text) + " is the broadcast address, not a usable address";
-    address = parsed;
-    return std::nullopt;
-}
 
 // A service ID (svx_sid_parse's text form); with bits, "/BITS" is allowed and
 // the ID is masked to it.
@@ -352,7 +291,7 @@ FieldError parse_sid(std::string_view text, svx_sid& id, unsigned* bits) {
     u16 prefix_bits = SVX_SID_BITS;
     auto error = svx_sid_parse(text.data(), text.size(), &id, bits ? &prefix_bits : nullptr);
     if (error != SVX_SID_OK)
-        return in_quotes(text) + ": " + svx_sid_strerror(error);
+        return quote_field(text) + ": " + svx_sid_strerror(error);
     if (bits) {
         svx_sid_mask(&id, prefix_bits);
         *bits = prefix_bits;
@@ -378,7 +317,7 @@ FieldError parse_keyword(std::string_view text, const std::array<Keyword<Enum>, 
             return std::nullopt;
         }
     }
-    std::string reason = in_quotes(text) + " is not one of ";
+    std::string reason = quote_field(text) + " is not one of ";
     for (std::size_t i = 0; i < N; ++i)
         reason += (i ? ", " : "") + std::string(keywords[i].word);
     return reason;
@@ -421,9 +360,9 @@ constexpr std::array<Keyword<TranslationMode>, 2> kTranslationModes{{
 
 FieldError parse_socket_path(std::string_view text, std::string& path) {
     if (text.front() != '/')
-        return in_quotes(text) + " is not an absolute path";
+        return quote_field(text) + " is not an absolute path";
     if (text.size() > kMaxSocketPathBytes)
-        return in_quotes(text) + " is " + std::to_string(text.size()) +
+        return quote_field(text) + " is " + std::to_string(text.size()) +
                " bytes long; a socket path must be shorter than 108 bytes";
     path = std::string(text);
     return std::nullopt;
@@ -433,7 +372,7 @@ FieldError parse_socket_path(std::string_view text, std::string& path) {
 FieldError parse_port_range(std::string_view text, std::uint16_t& low, std::uint16_t& high) {
     auto dash = text.find('-');
     if (dash == std::string_view::npos)
-        return in_quotes(text) + " is not a port range (LOW-HIGH)";
+        return quote_field(text) + " is not a port range (LOW-HIGH)";
     std::uint16_t first = 0;
     std::uint16_t last = 0;
     if (auto error = parse_bounded(text.substr(0, dash), kMinFlowPort, 65535, first))
@@ -441,7 +380,7 @@ FieldError parse_port_range(std::string_view text, std::uint16_t& low, std::uint
     if (auto error = parse_bounded(text.substr(dash + 1), kMinFlowPort, 65535, last))
         return error;
     if (last < first || last - first + 1u < kMinFlowPorts)
-        return in_quotes(text) + " has fewer than " + std::to_string(kMinFlowPorts) + " ports";
+        return quote_field(text) + " has fewer than " + std::to_string(kMinFlowPorts) + " ports";
     low = first;
     high = last;
     return std::nullopt;
@@ -452,10 +391,10 @@ FieldError parse_static_service(std::string_view text, StaticService& service) {
     std::vector<std::string_view> fields;
     split_fields(text, fields);
     if (fields.size() < 2)
-        return in_quotes(text) + " is not 'SID[/BITS] IPv4 [priority N] [weight N]'";
+        return quote_field(text) + " is not 'SID[/BITS] IPv4 [priority N] [weight N]'";
     if (auto error = parse_sid(fields[0], service.id, &service.prefix_bits))
         return error;
-    if (auto error = parse_ipv4(fields[1], service.address))
+    if (auto error = parse_unicast_ipv4(fields[1], service.address))
         return error;
     bool priority_seen = false;
     bool weight_seen = false;
@@ -463,13 +402,13 @@ FieldError parse_static_service(std::string_view text, StaticService& service) {
         const std::string_view option = fields[i];
         const bool is_priority = option == "priority";
         if (!is_priority && option != "weight")
-            return "unknown option " + in_quotes(option) + " (expected priority or weight)";
+            return "unknown option " + quote_field(option) + " (expected priority or weight)";
         bool& seen = is_priority ? priority_seen : weight_seen;
         if (seen)
-            return in_quotes(option) + " given twice";
+            return quote_field(option) + " given twice";
         seen = true;
         if (i + 1 >= fields.size())
-            return in_quotes(option) + " needs a value";
+            return quote_field(option) + " needs a value";
         if (is_priority) {
             if (auto error = parse_bounded(fields[i + 1], 0, kMaxPriority, service.priority))
                 return "priority " + *error;
@@ -488,13 +427,13 @@ FieldError parse_host_service(std::string_view text, HostService& service) {
     std::vector<std::string_view> fields;
     split_fields(text, fields);
     if (fields.size() != 2)
-        return in_quotes(text) + " is not 'SID[/BITS] PORT'";
+        return quote_field(text) + " is not 'SID[/BITS] PORT'";
     if (auto error = parse_sid(fields[0], service.id, &service.prefix_bits))
         return error;
     if (service.prefix_bits == 0)
-        return in_quotes(fields[0]) + ": a registration needs a prefix length of 1..256";
+        return quote_field(fields[0]) + ": a registration needs a prefix length of 1..256";
     if (is_all_zero(service.id))
-        return in_quotes(fields[0]) + ": the all-zero (default) service ID cannot be registered";
+        return quote_field(fields[0]) + ": the all-zero (default) service ID cannot be registered";
     if (auto error = parse_bounded(fields[1], 1, 65535, service.port))
         return "port " + *error;
     return std::nullopt;
@@ -673,7 +612,7 @@ private:
             }
             if ((byte < 0x20 && byte != '\t') || byte == 0x7f) {
                 error(line_number, {},
-                      "control character " + printable(line.substr(i, 1)) + " in line");
+                      "control character " + printable_field(line.substr(i, 1)) + " in line");
                 return;
             }
         }
@@ -700,13 +639,13 @@ private:
         in_section_ = true;
         if (line.size() < 2 || line.back() != ']') {
             error(line_number, {},
-                  "malformed section header " + in_quotes(line) + " (expected '[name]')");
+                  "malformed section header " + quote_field(line) + " (expected '[name]')");
             return;
         }
         std::string_view name = trim(line.substr(1, line.size() - 2));
         auto found = std::find(kSectionNames.begin(), kSectionNames.end(), name);
         if (found == kSectionNames.end()) {
-            error(line_number, "[" + printable(name) + "]",
+            error(line_number, "[" + printable_field(name) + "]",
                   "unknown section (expected engine, translator, router or host)");
             return;
         }
@@ -738,7 +677,7 @@ private:
     void parse_key_value(std::string_view line, unsigned line_number) {
         auto equals = line.find('=');
         if (equals == std::string_view::npos) {
-            error(line_number, {}, "expected '[section]' or 'key = value', got " + in_quotes(line));
+            error(line_number, {}, "expected '[section]' or 'key = value', got " + quote_field(line));
             return;
         }
         std::string_view key = trim(line.substr(0, equals));
@@ -750,7 +689,7 @@ private:
             return;
         }
         if (!in_section_) {
-            error(line_number, printable(key),
+            error(line_number, printable_field(key),
                   "key outside any section (a [section] header must come first)");
             return;
         }
@@ -761,7 +700,7 @@ private:
         auto spec =
             std::find_if(keys.begin(), keys.end(), [&](const KeySpec& k) { return k.name == key; });
         if (spec == keys.end()) {
-            error(line_number, printable(key), "unknown key in " + section_label(section));
+            error(line_number, printable_field(key), "unknown key in " + section_label(section));
             return;
         }
         SectionState& section_state = state(section);
@@ -804,7 +743,7 @@ private:
             if (auto error = parse_bounded(value, 1, kMaxQueues, engine.queues))
                 return error;
             if ((engine.queues & (engine.queues - 1)) != 0)
-                return in_quotes(value) + " is not a power of two (1, 2, 4, 8, 16, 32 or 64)";
+                return quote_field(value) + " is not a power of two (1, 2, 4, 8, 16, 32 or 64)";
             return std::nullopt;
         }
         if (key == "queue-num")
@@ -864,15 +803,15 @@ private:
         if (key == "table") {
             std::string path = resolve_path(value, base_directory_);
             if (path.size() > kMaxPathBytes)
-                return in_quotes(path) + " is longer than " + std::to_string(kMaxPathBytes) +
+                return quote_field(path) + " is longer than " + std::to_string(kMaxPathBytes) +
                        " bytes";
             translator.table = std::move(path);
             return std::nullopt;
         }
         if (key == "address")
-            return parse_ipv4(value, translator.address);
+            return parse_unicast_ipv4(value, translator.address);
         if (key == "router")
-            return parse_ipv4(value, translator.router.emplace());
+            return parse_unicast_ipv4(value, translator.router.emplace());
         if (key == "service")
             return add_static_service(Section::translator, value, line, translator.services);
         if (key == "tcp-options")
@@ -885,7 +824,7 @@ private:
     FieldError apply_router(std::string_view key, std::string_view value, unsigned line) {
         RouterSettings& router = *config_.router;
         if (key == "address")
-            return parse_ipv4(value, router.address);
+            return parse_unicast_ipv4(value, router.address);
         if (key == "router-id")
             return parse_sid(value, router.router_id, nullptr);
         if (key == "expiry")
@@ -898,9 +837,9 @@ private:
     FieldError apply_host(std::string_view key, std::string_view value, unsigned line) {
         HostSettings& host = *config_.host;
         if (key == "address")
-            return parse_ipv4(value, host.address);
+            return parse_unicast_ipv4(value, host.address);
         if (key == "router")
-            return parse_ipv4(value, host.router);
+            return parse_unicast_ipv4(value, host.router);
         if (key == "router-id")
             return parse_sid(value, host.router_id, nullptr);
         if (key == "client-id")

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <type_traits>
 #include <utility>
 
 namespace svxlat::steer {
@@ -79,26 +80,40 @@ std::string iptables_queue_target(const QueueChoice& q, std::uint32_t k) {
     return target;
 }
 
-// One rule per queue with a u32 selector, then the catch-all to queue base.
+// Selectors of queue k: a packet matching any of them goes to base + k.
+using SelectorsPerQueue = std::vector<std::vector<std::string>>;
+
+// The selectors' rules, queue by queue (none with one queue), then the
+// catch-all to queue base.
 void iptables_queue_chain(std::string& out, std::string_view chain, const QueueChoice& q,
-                          bool notrack, const std::vector<std::string>& selector_per_queue) {
+                          bool notrack, const SelectorsPerQueue& selectors) {
     const std::string prefix = "-A " + std::string(chain) + " ";
     if (notrack)
         out += prefix + "-j CT --notrack\n";
     if (q.mask > 0) {
         for (std::uint32_t k = 0; k <= q.mask; ++k)
-            out += prefix + "-m u32 --u32 \"" + selector_per_queue[k] + "\" " +
-                   iptables_queue_target(q, k) + "\n";
+            for (const auto& selector : selectors[k])
+                out += prefix + "-m u32 --u32 \"" + selector + "\" " + iptables_queue_target(q, k) +
+                       "\n";
     }
     out += prefix + iptables_queue_target(q, 0) + "\n";
 }
 
-// "FIELD&MASK=K" for every queue k.
-std::vector<std::string> u32_selectors(const QueueChoice& q, const std::string& field) {
-    std::vector<std::string> selectors;
+// "CONDITIONS && FIELD&MASK=K" (or "FIELD&MASK=K") for every queue k.
+SelectorsPerQueue u32_selectors(const QueueChoice& q, const std::string& field,
+                                const std::string& conditions = {}) {
+    SelectorsPerQueue selectors(q.mask + 1);
     for (std::uint32_t k = 0; k <= q.mask; ++k)
-        selectors.push_back(field + "&" + hex(q.mask) + "=" + hex(k));
+        selectors[k].push_back((conditions.empty() ? "" : conditions + " && ") + field + "&" +
+                               hex(q.mask) + "=" + hex(k));
     return selectors;
+}
+
+// Queue k matches if any selector of a or of b does.
+SelectorsPerQueue either(SelectorsPerQueue a, const SelectorsPerQueue& b) {
+    for (std::size_t k = 0; k < a.size(); ++k)
+        a[k].insert(a[k].end(), b[k].begin(), b[k].end());
+    return a;
 }
 
 std::vector<std::string_view> iptables_chains(const SteeringSpec& spec) {
@@ -126,21 +141,24 @@ std::string nft_queue_statement(const QueueChoice& q, std::uint32_t k) {
 }
 
 void nft_queue_chain(std::string& out, std::string_view chain, const QueueChoice& q,
-                     const std::vector<std::string>& selector_per_queue) {
+                     const SelectorsPerQueue& selectors) {
     out += "\tchain " + std::string(chain) + " {\n";
     if (q.mask > 0) {
         for (std::uint32_t k = 0; k <= q.mask; ++k)
-            out += "\t\t" + selector_per_queue[k] + " " + nft_queue_statement(q, k) + "\n";
+            for (const auto& selector : selectors[k])
+                out += "\t\t" + selector + " " + nft_queue_statement(q, k) + "\n";
     }
     out += "\t\t" + nft_queue_statement(q, 0) + "\n";
     out += "\t}\n";
 }
 
-std::vector<std::string> nft_selectors(const QueueChoice& q, const std::string& prefix,
-                                       const std::string& field) {
-    std::vector<std::string> selectors;
+// "CONDITIONS FIELD & MASK == K" for every queue k.
+SelectorsPerQueue nft_selectors(const QueueChoice& q, const std::string& field,
+                                const std::string& conditions = {}) {
+    SelectorsPerQueue selectors(q.mask + 1);
     for (std::uint32_t k = 0; k <= q.mask; ++k)
-        selectors.push_back(prefix + field + " & " + lower_hex(q.mask) + " == " + lower_hex(k));
+        selectors[k].push_back((conditions.empty() ? "" : conditions + " ") + field + " & " +
+                               lower_hex(q.mask) + " == " + lower_hex(k));
     return selectors;
 }
 
@@ -269,26 +287,14 @@ std::string iptables_install_script(const SteeringSpec& spec) {
         iptables_queue_chain(out, kTcpDportChain, q, spec.notrack_queued,
                              u32_selectors(q, ihl + "@0"));
     if (!spec.sal_inbound.empty()) {
-        // Destination flow ID 0 (SYN, datagram): the source flow ID chooses.
-        std::vector<std::string> selectors;
-        const std::string head = std::string(kNotFragment) + " && ";
-        for (auto& s : u32_selectors(q, ihl + "@0"))
-            selectors.push_back(head + ihl + "@4=0 && " + s);
-        for (auto& s : u32_selectors(q, ihl + "@4"))
-            selectors.push_back(head + ihl + "@4=0x1:0xFFFFFFFF && " + s);
-        // Rules for queue k are adjacent.
-        const std::string prefix = "-A " + std::string(kSalChain) + " ";
-        if (spec.notrack_queued)
-            out += prefix + "-j CT --notrack\n";
-        if (q.mask > 0) {
-            for (std::uint32_t k = 0; k <= q.mask; ++k) {
-                out += prefix + "-m u32 --u32 \"" + selectors[k] + "\" " +
-                       iptables_queue_target(q, k) + "\n";
-                out += prefix + "-m u32 --u32 \"" + selectors[q.mask + 1 + k] + "\" " +
-                       iptables_queue_target(q, k) + "\n";
-            }
-        }
-        out += prefix + iptables_queue_target(q, 0) + "\n";
+        // "@4" is the destination flow ID; when it is 0 (SYN, datagram) the
+        // source flow ID "@0" chooses.
+        const std::string not_fragment(kNotFragment);
+        iptables_queue_chain(
+            out, kSalChain, q, spec.notrack_queued,
+            either(
+                u32_selectors(q, ihl + "@0", not_fragment + " && " + ihl + "@4=0"),
+                u32_selectors(q, ihl + "@4", not_fragment + " && " + ihl + "@4=0x1:0xFFFFFFFF")));
     }
     if (icmp_enabled(spec))
         iptables_queue_chain(out, kIcmpChain, q, spec.notrack_queued,
@@ -418,24 +424,15 @@ std::string nft_table_body(const SteeringSpec& spec) {
 
     // Queue chains (regular chains, reached by goto).
     if (!spec.tcp_inbound.empty() || !spec.tcp_local_outbound.empty())
-        nft_queue_chain(out, "tcp_by_sport", q, nft_selectors(q, "", "tcp sport"));
+        nft_queue_chain(out, "tcp_by_sport", q, nft_selectors(q, "tcp sport"));
     if (!spec.tcp_service_outbound.empty())
-        nft_queue_chain(out, "tcp_by_dport", q, nft_selectors(q, "", "tcp dport"));
-    if (!spec.sal_inbound.empty()) {
-        // @th,32,32 is the destination flow ID, @th,0,32 the source flow ID.
-        out += "\tchain sal_by_flowid {\n";
-        if (q.mask > 0) {
-            const auto by_source = nft_selectors(q, "@th,32,32 0x0 ", "@th,0,32");
-            const auto by_destination = nft_selectors(q, "@th,32,32 != 0x0 ", "@th,32,32");
-            for (std::uint32_t k = 0; k <= q.mask; ++k) {
-                out += "\t\t" + by_source[k] + " " + nft_queue_statement(q, k) + "\n";
-                out += "\t\t" + by_destination[k] + " " + nft_queue_statement(q, k) + "\n";
-            }
-        }
-        out += "\t\t" + nft_queue_statement(q, 0) + "\n\t}\n";
-    }
+        nft_queue_chain(out, "tcp_by_dport", q, nft_selectors(q, "tcp dport"));
+    if (!spec.sal_inbound.empty()) // @th,32,32: destination flow ID, @th,0,32: source
+        nft_queue_chain(out, "sal_by_flowid", q,
+                        either(nft_selectors(q, "@th,0,32", "@th,32,32 0x0"),
+                               nft_selectors(q, "@th,32,32", "@th,32,32 != 0x0")));
     if (icmp_enabled(spec)) // @th,224,32: the quoted SAL header's source flow ID
-        nft_queue_chain(out, "icmp_by_flowid", q, nft_selectors(q, "", "@th,224,32"));
+        nft_queue_chain(out, "icmp_by_flowid", q, nft_selectors(q, "@th,224,32"));
 
     const std::string mark = lower_hex(spec.skip_mark);
     out += "\tchain prerouting {\n\t\ttype filter hook prerouting priority raw; policy accept;\n";

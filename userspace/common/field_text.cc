@@ -1,0 +1,70 @@
+#include "common/field_text.h"
+
+namespace svxlat {
+
+std::string printable_field(std::string_view text) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (std::size_t i = 0; i < text.size() && i < kMaxQuotedBytes; ++i) {
+        auto byte = static_cast<unsigned char>(text[i]);
+        if (byte >= 0x20 && byte < 0x7f) {
+            out += static_cast<char>(byte);
+        } else {
+            out += "\\x";
+            out += kHex[byte >> 4];
+            out += kHex[byte & 0xf];
+        }
+    }
+    if (text.size() > kMaxQuotedBytes)
+        out += "...";
+    return out;
+}
+
+std::string quote_field(std::string_view text) { return "'" + printable_field(text) + "'"; }
+
+std::optional<std::string> parse_unicast_ipv4(std::string_view text,
+                                              std::array<std::uint8_t, 4>& address) {
+    std::array<std::uint8_t, 4> parsed{};
+    std::size_t pos = 0;
+    std::string_view zero_part; // the first part with a leading zero
+    std::size_t parts = 0;
+    for (; parts < parsed.size(); ++parts) {
+        if (parts > 0) {
+            if (pos >= text.size() || text[pos] != '.')
+                break;
+            ++pos;
+        }
+        std::size_t start = pos;
+        unsigned value = 0;
+        while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9' && pos - start < 4)
+            value = value * 10 + static_cast<unsigned>(text[pos++] - '0');
+        std::size_t digits = pos - start;
+        if (digits == 0 || digits > 3 || value > 255)
+            break;
+        if (digits > 1 && text[start] == '0' && zero_part.empty())
+            zero_part = text.substr(start, digits);
+        parsed[parts] = static_cast<std::uint8_t>(value);
+    }
+    const std::string quoted = quote_field(text);
+    if (parts != parsed.size() || pos != text.size()) {
+        std::string reason = quoted + " is not an IPv4 address";
+        if (text.find(':') != std::string_view::npos)
+            reason += " (IPv6 is not supported)";
+        return reason;
+    }
+    if (!zero_part.empty())
+        return quoted + " is not an IPv4 address (leading zero in '" + std::string(zero_part) +
+               "': some tools read it as octal)";
+    if (parsed[0] == 0)
+        return quoted + " is in 0.0.0.0/8 (unspecified, 'this network'), " +
+               "not an address clients can connect to";
+    if (parsed == std::array<std::uint8_t, 4>{255, 255, 255, 255})
+        return quoted + " is the broadcast address, not an address clients can connect to";
+    if ((parsed[0] & 0xf0) == 224)
+        return quoted + " is a multicast address (224.0.0.0/4), " +
+               "not an address TCP clients can connect to";
+    address = parsed;
+    return std::nullopt;
+}
+
+} // namespace svxlat

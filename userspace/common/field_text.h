@@ -1,0 +1,31 @@
+// Text helpers shared by every svxlat parser (the translator table, the
+// daemon configuration): how a field is quoted in a message, and the one
+// strict spelling of an IPv4 address.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace svxlat {
+
+inline constexpr std::size_t kMaxQuotedBytes = 64;
+
+// A field as it appears in a diagnostic: non-printable bytes as \xNN, cut
+// after 64 bytes with "...", so a message is always one readable line.
+std::string printable_field(std::string_view text);
+// The same in single quotes.
+std::string quote_field(std::string_view text);
+
+// Parses a dotted quad: four decimal parts 0..255 without leading zeros
+// (inet_aton reads "010" as octal 8, so such an address means different
+// things to different tools), and only addresses a TCP peer can use (not
+// 0.0.0.0/8, multicast or broadcast). Returns nullopt on success (address
+// set), else the reason, starting with the quoted field.
+std::optional<std::string> parse_unicast_ipv4(std::string_view text,
+                                              std::array<std::uint8_t, 4>& address);
+
+} // namespace svxlat
