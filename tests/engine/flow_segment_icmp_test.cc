@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <svxlat/csum.h>
+#include <svxlat/tcp.h>
 
 #include "fixtures.h"
 
@@ -168,8 +169,11 @@ TEST(SuperPacket, SalSegmentIsCutToASmallerTcpMtu) {
 
 // ICMP message (header + body) with its checksum.
 Bytes icmp_message(uint8_t type, uint8_t code, uint16_t mtu, std::span<const uint8_t> quoted) {
-    Bytes m = {type, code, 0, 0, 0, 0, static_cast<uint8_t>(mtu >> 8), static_cast<uint8_t>(mtu)};
-    m.insert(m.end(), quoted.begin(), quoted.end());
+    Bytes m(SVX_ICMP_HDR_LEN + quoted.size(), 0);
+    m[0] = type;
+    m[1] = code;
+    svx_put_be16(m.data() + 6, mtu);
+    std::copy(quoted.begin(), quoted.end(), m.begin() + SVX_ICMP_HDR_LEN);
     svx_put_be16(m.data() + 2, svx_csum(m.data(), m.size()));
     return m;
 }

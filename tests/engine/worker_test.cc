@@ -2,6 +2,7 @@
 // flow creation with the worker's random flow IDs, ISS and nonces, service
 // resolution on every SYN, parse errors counted per reason, replies for
 // packets without a flow, flow-table limits and expiry, and the host agent.
+#include <algorithm>
 #include <array>
 #include <set>
 #include <vector>
@@ -510,7 +511,7 @@ TEST(WorkerMalformed, TooShortOrNotIpv4IsNotOurs) {
     Bytes ipv6_like = xlt::instance_control(SVX_CTL_ACK, 1, 2);
     ipv6_like[0] = 0x65;
     const Bytes stub = {0x45, 0, 0, 19, 0, 0, 0, 0, 64, SVX_IPPROTO_SAL};
-    for (const Bytes* p : {&ipv6_like, &stub}) {
+    for (const Bytes* p : {static_cast<const Bytes*>(&ipv6_like), &stub}) {
         EXPECT_EQ(rig.process(*p), Verdict::accept);
         EXPECT_TRUE(rig.out().empty());
     }
@@ -882,12 +883,23 @@ TEST(WorkerShards, FlowIdsAndPortsAreCongruentToTheWorkerIndex) {
 
 // ------------------------------------------------------------------- ICMP
 
-Bytes icmp_frag_needed(uint16_t mtu, std::span<const uint8_t> quoted) {
-    Bytes m = {SVX_ICMP_DEST_UNREACH, SVX_ICMP_FRAG_NEEDED, 0, 0, 0, 0,
-               static_cast<uint8_t>(mtu >> 8), static_cast<uint8_t>(mtu)};
-    m.insert(m.end(), quoted.begin(), quoted.end());
+// ICMP destination unreachable with its checksum.
+Bytes icmp_unreachable(uint8_t code, uint16_t mtu, std::span<const uint8_t> quoted) {
+    Bytes m(SVX_ICMP_HDR_LEN + quoted.size(), 0);
+    m[0] = SVX_ICMP_DEST_UNREACH;
+    m[1] = code;
+    svx_put_be16(m.data() + 6, mtu);
+    std::copy(quoted.begin(), quoted.end(), m.begin() + SVX_ICMP_HDR_LEN);
     svx_put_be16(m.data() + 2, svx_csum(m.data(), m.size()));
-    return PacketBuilder().ipv4(kRouter, kTranslatorSal).ip_proto(1).body(m).build();
+    return m;
+}
+
+Bytes icmp_frag_needed(uint16_t mtu, std::span<const uint8_t> quoted) {
+    return PacketBuilder()
+        .ipv4(kRouter, kTranslatorSal)
+        .ip_proto(1)
+        .body(icmp_unreachable(SVX_ICMP_FRAG_NEEDED, mtu, quoted))
+        .build();
 }
 
 TEST(WorkerIcmp, FragNeededReachesTheClient) {
@@ -907,10 +919,11 @@ TEST(WorkerIcmp, FragNeededReachesTheClient) {
                        .ip_tot_len(1488)
                        .body(std::array<uint8_t, 8>{0x9c, 0x40, 0, 80, 0x66, 0xfc, 0x88, 0x2d})
                        .build();
-    Bytes m = {SVX_ICMP_DEST_UNREACH, SVX_ICMP_FRAG_NEEDED, 0, 0, 0, 0, 0x05, 0x6c};
-    m.insert(m.end(), quoted.begin(), quoted.end());
-    svx_put_be16(m.data() + 2, svx_csum(m.data(), m.size()));
-    Bytes want = PacketBuilder().ipv4(kPublic, kClient).ip_proto(1).body(m).build();
+    Bytes want = PacketBuilder()
+                     .ipv4(kPublic, kClient)
+                     .ip_proto(1)
+                     .body(icmp_unreachable(SVX_ICMP_FRAG_NEEDED, 1388, quoted))
+                     .build();
     EXPECT_TRUE(same_packets(rig.out(), {want}, IpId::compare));
     EXPECT_EQ(rig.counters().event(Event::sal_to_tcp), 2u);
 }

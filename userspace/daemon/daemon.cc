@@ -302,15 +302,20 @@ steer::SteeringSpec steering_spec(const Config& c, const config::Table* table,
     };
     if (c.translator && table) {
         for (const auto& row : table->rows) {
+            // Connections originated on this host to any pair (the relay's
+            // Serval leg among them) are translated in OUTPUT; only packet-mode
+            // pairs are translated on the way in.
+            s.tcp_local_outbound.push_back({row.address, row.port});
             if (row.mode == config::RowMode::relay ||
                 (row.mode == config::RowMode::unset &&
                  c.translator->mode == TranslationMode::relay))
                 continue;
             s.tcp_inbound.push_back({row.address, row.port});
         }
-        for (const auto& p : draining)
+        for (const auto& p : draining) {
             s.tcp_inbound.push_back(p);
-        s.tcp_local_outbound = s.tcp_inbound;
+            s.tcp_local_outbound.push_back(p);
+        }
         add_sal(c.translator->address);
     }
     if (c.router)
