@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """bench_report.py RESULTS: the path benchmark's results table.
 
-RESULTS holds lines "PATH METRIC VALUE" written by tests/bench/paths.sh.
-Prints a Markdown table with every figure and its ratio to the baselines of
-the same run (kernel DNAT, the NFQUEUE pass-through without and with the GSO
+RESULTS holds lines "PATH METRIC VALUE" written by tests/bench/paths.sh, one
+per round. Prints Markdown tables of the medians over the rounds, each with
+its ratio to the baselines of the same run (kernel DNAT, the NFQUEUE pass-through without and with the GSO
 flag), then the issue's targets as information. Never fails on a figure:
 timings are reported, not asserted.
 """
@@ -19,15 +19,28 @@ def load(path):
             if len(parts) != 3:
                 continue
             name, metric, value = parts
-            data.setdefault(name, {})[metric] = value
+            try:
+                v = float(value)
+            except ValueError:
+                continue
+            data.setdefault(name, {}).setdefault(metric, []).append(v)
     return data
 
 
-def num(d, key):
-    try:
-        return float(d.get(key, "nan"))
-    except ValueError:
+def median(values):
+    v = sorted(values)
+    if not v:
         return float("nan")
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def num(d, key):
+    return median(d.get(key, []))
+
+
+def runs(d, key, fmt="%.2f"):
+    return "/".join(fmt % x for x in d.get(key, [])) or "–"
 
 
 def ratio(a, b):
@@ -52,16 +65,23 @@ def main():
                 row.append(ratio(v, num(base[b], "gbps_" + s)))
         print("| " + " | ".join(row) + " |")
     print()
+    print("Runs (Gbit/s, 1 stream | 4 streams | conn/s) and TCP retransmits (1 | 4 streams, summed):")
+    for name, d in data.items():
+        print("  %-10s %s | %s | %s   retr %d | %d" % (
+            name, runs(d, "gbps_1"), runs(d, "gbps_4"), runs(d, "rate", "%.0f"),
+            sum(d.get("retrans_1", [])), sum(d.get("retrans_4", []))))
+    print()
     print("Connection rate: connect, 100 B request, 100 B reply, close; ratios to the baselines")
     print()
-    print("| path | conn/s | ×dnat | ×nfq-nogso | ×nfq-gso | p50 ms | p99 ms | errors |")
+    print("| path | conn/s | ×dnat | ×nfq-nogso | ×nfq-gso | p50 ms | p99 ms | failed conns |")
     print("|---|---|---|---|---|---|---|---|")
     for name, d in data.items():
         v = num(d, "rate")
         row = [name, "%.0f" % v]
         for b in ("dnat", "nfq-nogso", "nfq-gso"):
             row.append(ratio(v, num(base[b], "rate")))
-        row += [d.get("p50_ms", "–"), d.get("p99_ms", "–"), d.get("errors", "–")]
+        row += ["%.2f" % num(d, "p50_ms"), "%.2f" % num(d, "p99_ms"),
+                "%d" % sum(d.get("errors", []))]
         print("| " + " | ".join(row) + " |")
     print()
     # The issue's targets, as information only.

@@ -17,11 +17,14 @@
 #                in i1 (packet mode), one queue per daemon
 #   svxlat-q2    the same with two queues (threads) per daemon
 #
-# Each path: iperf3 receiver-side throughput with 1 and 4 streams (median of
-# BENCH_REPEAT runs of BENCH_SECONDS s after a 1 s omitted warm-up) and
-# BENCH_CONN_SECONDS s of `connrate client` (BENCH_CONN_THREADS threads of
-# connect / 100 B request / 100 B reply / close). The table prints every
-# figure and its ratio to dnat and to nfq-nogso / nfq-gso of the same run.
+# BENCH_REPEAT rounds (default 3) go over every path in turn, so that a
+# change in the machine's background load hits all paths alike. Each round
+# of a path: iperf3 receiver-side throughput with 1 and 4 streams
+# (BENCH_SECONDS s after a 1 s omitted warm-up) and BENCH_CONN_SECONDS s of
+# `connrate client` (BENCH_CONN_THREADS threads of connect / 100 B request /
+# 100 B reply / close). The table prints the medians over the rounds and
+# each one's ratio to dnat, nfq-nogso and nfq-gso of the same run.
+# BENCH_PATHS chooses paths; BENCH_PERF=1 adds a perf profile of svxlatd.
 #
 # Everything is bounded by `timeout`; every process is started by PID and
 # stopped by PID, and the namespaces are removed on exit (also on errors and
@@ -34,7 +37,7 @@ repo=$(cd "$here/../.." && pwd)
 
 B_SECONDS=${BENCH_SECONDS:-4}
 B_REPEAT=${BENCH_REPEAT:-3}
-B_CONN_SECONDS=${BENCH_CONN_SECONDS:-5}
+B_CONN_SECONDS=${BENCH_CONN_SECONDS:-3}
 B_CONN_THREADS=${BENCH_CONN_THREADS:-8}
 B_PATHS=${BENCH_PATHS:-"dnat nfq-gso nfq-nogso svxlat-q1 svxlat-q2"}
 B_PERF=${BENCH_PERF:-0} # 1: perf record the svxlat daemons during one 1-stream run
@@ -42,6 +45,9 @@ B_PERF=${BENCH_PERF:-0} # 1: perf record the svxlat daemons during one 1-stream 
 NFQ_ACCEPT=$build/tests/bench/bench_nfq_accept
 CONNRATE=$build/tests/bench/connrate
 SVXLATD=$build/userspace/daemon/svxlatd
+# BENCH_SVXLATD_ALT=/path/to/svxlatd: paths alt-q1 / alt-q2 run that build
+# instead (A/B of an engine change in one run, same topology and rounds).
+SVXLATD_ALT=${BENCH_SVXLATD_ALT:-}
 
 die() {
     echo "paths: $*" >&2
@@ -171,35 +177,26 @@ print("%.3f %d" % (d["sum_received"]["bits_per_second"] / 1e9, d["sum_sent"].get
     restart_iperf_server
 }
 
-# measure PATH: throughput (1 and 4 streams) and connection rate.
+# measure PATH: one round of a path: throughput with 1 and 4 streams, then
+# the connection rate. Every figure is recorded; the report takes medians.
 measure() {
-    local path=$1 streams r runs retr line
+    local path=$1 streams line kv out=""
     for streams in 1 4; do
-        runs=()
-        retr=0
-        for r in $(seq 1 "$B_REPEAT"); do
-            iperf_once "$streams"
-            runs+=("${IPERF% *}")
-            retr=$((retr + ${IPERF#* }))
-        done
-        local median
-        median=$(printf '%s\n' "${runs[@]}" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
-        record "$path" "gbps_$streams" "$median"
-        record "$path" "runs_$streams" "$(IFS=/; echo "${runs[*]}")"
-        record "$path" "retrans_$streams" "$retr"
-        printf '  %-10s %d stream(s): %s Gbit/s (runs %s, retransmits %d)\n' \
-            "$path" "$streams" "$median" "$(IFS=/; echo "${runs[*]}")" "$retr"
+        iperf_once "$streams"
+        record "$path" "gbps_$streams" "${IPERF% *}"
+        record "$path" "retrans_$streams" "${IPERF#* }"
+        out+=" ${streams}x: ${IPERF% *} Gbit/s (${IPERF#* } retr);"
     done
     line=$(in_ns cli timeout $((B_CONN_SECONDS + 30)) "$CONNRATE" client 192.0.2.10 7000 \
         "$B_CONN_THREADS" "$B_CONN_SECONDS" || echo "conns=0 rate=0 p50_ms=0 p99_ms=0 errors=-1")
-    local kv
     for kv in $line; do
         case ${kv%%=*} in
         rate | p50_ms | p99_ms | errors) record "$path" "${kv%%=*}" "${kv#*=}" ;;
         esac
     done
-    printf '  %-10s conn rate: %s\n' "$path" "$line"
+    printf '  %-10s%s %s\n' "$path" "$out" "$(echo "$line" | sed 's/conns=[0-9]* seconds=[0-9.]* //')"
 }
+
 
 dnat_on() {
     in_ns xlt nft -f - <<'NFT'
@@ -226,12 +223,14 @@ nfq_on() {
     in_ns xlt iptables -A FORWARD -p tcp -j NFQUEUE --queue-num 0
 }
 
+# nfq_off [ROUND]: removes the rule, stops the loop; its counters after the
+# last round.
 nfq_off() {
     in_ns xlt iptables -D FORWARD -p tcp -j NFQUEUE --queue-num 0
     bg_stop nfq
-    local counters
-    counters=$(grep '^queue' "$TOPO_DIR/nfq.log" || true)
-    echo "  nfq counters: $counters"
+    if [[ ${1:-$B_REPEAT} == "$B_REPEAT" ]]; then
+        echo "             counters: $(grep '^queue' "$TOPO_DIR/nfq.log" || true)"
+    fi
 }
 
 svxlat_configs() {
@@ -277,11 +276,12 @@ service = 0x0000beef 7000
 CONF
 }
 
+# svxlat_on QUEUES [SVXLATD]: translator, router and host agent up and ready.
 svxlat_on() {
     svxlat_configs "$1"
-    local n
+    local n bin=${2:-$SVXLATD}
     for n in sr i1 xlt; do
-        bg_start "svxlatd-$n" "$n" "$SVXLATD" -c "$TOPO_DIR/$n.conf"
+        bg_start "svxlatd-$n" "$n" "$bin" -c "$TOPO_DIR/$n.conf"
     done
     local t
     for n in sr i1 xlt; do
@@ -315,17 +315,24 @@ svxlat_counters() {
     done
 }
 
+# svxlat_off [ROUND]: stops the daemons; their counters after the last round.
 svxlat_off() {
-    echo "  svxlat counters: $(svxlat_counters)"
+    if [[ ${1:-$B_REPEAT} == "$B_REPEAT" ]]; then
+        echo "             counters: $(svxlat_counters)"
+    fi
     local n
     for n in xlt i1 sr; do
         bg_stop "svxlatd-$n"
     done
 }
 
-# perf_svxlat: samples both packet daemons during one 1-stream run.
+# perf_svxlat: samples both packet daemons (kernel call graphs) during one
+# 1-stream run and prints where their CPU time goes: the injection syscall
+# (sendmmsg on the raw socket, which runs the whole downstream path in the
+# caller's context), queue receive (recvmmsg), verdicts (sendmsg), and user
+# space (the engine itself).
 perf_svxlat() {
-    command -v perf >/dev/null || return 0
+    command -v perf >/dev/null || { echo "  perf: not installed"; return 0; }
     local n perf_pids=()
     for n in xlt i1; do
         timeout $((B_SECONDS + 10)) perf record -F 999 -g -p "${PID[svxlatd-$n]}" \
@@ -334,12 +341,15 @@ perf_svxlat() {
         TOPO_PIDS+=("$!")
     done
     iperf_once 1
-    echo "  perf run: $IPERF (Gbit/s, retransmits; slowed by the sampling)"
+    echo "  perf run, 1 stream: ${IPERF% *} Gbit/s (slowed by the sampling)"
     wait "${perf_pids[@]}" 2>/dev/null || true
     for n in xlt i1; do
-        echo "  perf: svxlatd in $n, top symbols (self):"
-        perf report -i "$TOPO_DIR/perf-$n.data" --no-children --sort sym --stdio 2>/dev/null |
-            grep -E '^ +[0-9]' | head -15 | sed 's/^/    /'
+        echo "  svxlatd in $n, share of its samples (children included):"
+        perf report -i "$TOPO_DIR/perf-$n.data" --children --sort sym -g none --stdio 2>/dev/null |
+            awk '$3 == "[k]" && $4 ~ /^(__x64_sys_sendmmsg|__x64_sys_recvmmsg|__x64_sys_sendmsg|__x64_sys_epoll_wait|raw_sendmsg|handle_softirqs|nf_hook_slow|__nfqnl_enqueue_packet|tcp_v4_rcv|br_handle_frame|nfqnl_recv_verdict)$/ {
+                printf "    %-24s %s\n", $4, $1 }'
+        perf report -i "$TOPO_DIR/perf-$n.data" --no-children --sort dso -g none --stdio 2>/dev/null |
+            awk '$1 ~ /%$/ && $2 != "[kernel.kallsyms]" { u += $1 } END { printf "    %-24s %.2f%%\n", "user space (self)", u }'
     done
 }
 
@@ -350,41 +360,57 @@ topo_up
 bench_offloads
 in_ns cli sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1
 in_ns xlt sysctl -qw net.ipv4.ip_forward=1
-in_ns xlt sysctl -qw net.ipv4.conf.all.accept_local=1
+# The bridge only switches: no bridged packet through the IPv4 hooks of the
+# lan namespace (br_netfilter is built into this kernel), as on a plain veth.
+in_ns lan sysctl -qw net.bridge.bridge-nf-call-iptables=0 2>/dev/null || true
 start_servers
 
 echo "== paths: cli -> xlt -> bridge -> i1 (veth MTU 1500, TSO/GSO on, GRO off)"
-echo "   iperf3 ${B_SECONDS}s x $B_REPEAT (median, receiver side); connrate $B_CONN_THREADS threads x ${B_CONN_SECONDS}s"
-for path in $B_PATHS; do
-    case $path in
-    dnat)
-        dnat_on
-        measure dnat
-        dnat_off
-        ;;
-    nfq-gso)
-        dnat_on
-        nfq_on
-        measure nfq-gso
-        nfq_off
-        dnat_off
-        ;;
-    nfq-nogso)
-        dnat_on
-        nfq_on --no-gso
-        measure nfq-nogso
-        nfq_off
-        dnat_off
-        ;;
-    svxlat-q*)
-        svxlat_on "${path#svxlat-q}"
-        measure "$path"
-        if [[ $B_PERF == 1 ]]; then perf_svxlat; fi
-        svxlat_off
-        ;;
-    *) die "unknown path $path" ;;
-    esac
+echo "   $B_REPEAT rounds over the paths; each: iperf3 -t $B_SECONDS (+1 s omitted) with 1 and 4"
+echo "   streams, connrate $B_CONN_THREADS threads x ${B_CONN_SECONDS}s. Medians over the rounds."
+for round in $(seq 1 "$B_REPEAT"); do
+    echo "-- round $round/$B_REPEAT"
+    for path in $B_PATHS; do
+        case $path in
+        dnat)
+            dnat_on
+            measure dnat
+            dnat_off
+            ;;
+        nfq-gso)
+            dnat_on
+            nfq_on
+            measure nfq-gso
+            nfq_off "$round"
+            dnat_off
+            ;;
+        nfq-nogso)
+            dnat_on
+            nfq_on --no-gso
+            measure nfq-nogso
+            nfq_off "$round"
+            dnat_off
+            ;;
+        svxlat-q*)
+            svxlat_on "${path#svxlat-q}"
+            measure "$path"
+            svxlat_off "$round"
+            ;;
+        alt-q*)
+            [[ -x $SVXLATD_ALT ]] || die "path $path needs BENCH_SVXLATD_ALT"
+            svxlat_on "${path#alt-q}" "$SVXLATD_ALT"
+            measure "$path"
+            svxlat_off "$round"
+            ;;
+        *) die "unknown path $path" ;;
+        esac
+    done
 done
+if [[ $B_PERF == 1 ]]; then
+    svxlat_on 1
+    perf_svxlat
+    svxlat_off
+fi
 
 echo
 python3 "$here/bench_report.py" "$RESULTS"

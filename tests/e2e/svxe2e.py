@@ -15,6 +15,10 @@ Server commands (the client's first line):
                            "NAME\n" and N bytes of the SEED stream in pieces, close
   HOLD TAG              -> "ok NAME\n", then wait; log "TAG reset|eof|timeout"
   ABORT TAG             -> "ok NAME\n" and some data, then close with RST
+  HALFS TAG             -> "NAME\n", shut the write side down (FIN first), then
+                           read until EOF; log "TAG halfs NBYTES SHA256"
+  SINKABORT TAG N       -> "ok NAME\n", read N bytes, then close with RST
+Any failure is logged as "error PEER COMMAND-LINE EXCEPTION".
 
 The SEED stream is a 1 MiB pseudo-random block repeated, each MiB starting
 with its index, so a lost, duplicated or reordered MiB changes the hash.
@@ -108,8 +112,10 @@ class Server:
 
     def handle(self, conn, peer):
         conn.settimeout(IO_TIMEOUT)
+        line = ""
         try:
-            words = recv_line(conn).split()
+            line = recv_line(conn)
+            words = line.split()
             if not words:
                 return
             cmd, args = words[0], words[1:]
@@ -156,6 +162,24 @@ class Server:
                     self.event(f"{tag} reset")
                 except socket.timeout:
                     self.event(f"{tag} timeout")
+            elif cmd == "HALFS":
+                tag = args[0]
+                conn.sendall(f"{self.name}\n".encode())
+                conn.shutdown(socket.SHUT_WR)
+                h = hashlib.sha256()
+                n = recv_all(conn, h)
+                self.event(f"{tag} halfs {n} {h.hexdigest()}")
+            elif cmd == "SINKABORT":
+                tag, limit = args[0], parse_size(args[1])
+                conn.sendall(f"ok {self.name}\n".encode())
+                got = 0
+                while got < limit:
+                    piece = conn.recv(min(65536, limit - got))
+                    if not piece:
+                        break
+                    got += len(piece)
+                linger_zero(conn)
+                self.event(f"{tag} aborted after {got}")
             elif cmd == "ABORT":
                 tag = args[0]
                 conn.sendall(f"ok {self.name}\n".encode() + b"x" * 1000)
@@ -165,7 +189,7 @@ class Server:
             else:
                 conn.sendall(b"error: unknown command\n")
         except (OSError, ValueError, IndexError) as e:
-            self.event(f"error {peer} {e!r}")
+            self.event(f"error {peer} {line!r} {e!r}")
         finally:
             conn.close()
 
@@ -233,6 +257,68 @@ def cmd_halfclose(a):
     print(f"half-close: wrote, shut down the write side, then received {got}/{total} bytes "
           f"from {name}; sha256 {'matches' if h.hexdigest() == expect else 'DIFFERS'}")
     return 0 if ok else 1
+
+
+def cmd_server_halfclose(a):
+    """The server closes its side first; the client then sends SIZE bytes."""
+    total = parse_size(a.size)
+    expect = hashlib.sha256()
+    with connect(a.host, a.port) as s:
+        s.sendall(f"HALFS {a.tag}\n".encode())
+        name = recv_line(s)
+        rest = recv_all(s)  # the server's FIN
+        if rest:
+            print(f"server-half-close: {rest} unexpected bytes before the FIN")
+            return 1
+        for chunk in stream(a.seed, total):
+            expect.update(chunk)
+            s.sendall(chunk)
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(10)
+        try:
+            recv_all(s)
+        except OSError:
+            pass
+    print(f"server-half-close: {name} sent FIN first, then the client sent {total} bytes, "
+          f"sha256 {expect.hexdigest()}")
+    print(f"expect {a.tag} halfs {total} {expect.hexdigest()}")
+    return 0
+
+
+def cmd_abort_download(a):
+    """The client aborts (RST) in the middle of a large download."""
+    s = connect(a.host, a.port)
+    s.sendall(f"SOURCE 1G {a.seed}\n".encode())
+    got = 0
+    while got < parse_size(a.after):
+        piece = s.recv(256 * 1024)
+        if not piece:
+            print(f"abort-download: EOF after {got} bytes")
+            return 1
+        got += len(piece)
+    linger_zero(s)
+    s.close()
+    print(f"abort-download: closed with RST after {got} bytes (seed {a.seed})")
+    return 0
+
+
+def cmd_upload_aborted(a):
+    """The server aborts (RST) in the middle of an upload: send() must fail."""
+    with connect(a.host, a.port) as s:
+        s.sendall(f"SINKABORT {a.tag} {a.after}\n".encode())
+        line = recv_line(s)
+        sent = 0
+        block = b"u" * 65536
+        deadline = time.monotonic() + 15
+        try:
+            while time.monotonic() < deadline:
+                s.sendall(block)
+                sent += len(block)
+        except (ConnectionResetError, BrokenPipeError) as e:
+            print(f"upload-aborted: {type(e).__name__} after sending {sent} bytes to {line[3:]}")
+            return 0
+    print(f"upload-aborted: still sending after {sent} bytes and 15 s, no reset")
+    return 1
 
 
 def cmd_hold_abort(a):
@@ -391,6 +477,12 @@ def main():
     client("client-abort", cmd_hold_abort, tag=dict(required=True))
     client("server-abort", cmd_server_abort, tag=dict(required=True))
     client("ping", cmd_ping)
+    client("server-halfclose", cmd_server_halfclose, tag=dict(required=True),
+           size=dict(default="4M"), seed=dict(type=int, default=4))
+    client("abort-download", cmd_abort_download, seed=dict(type=int, default=6),
+           after=dict(default="2M"))
+    client("upload-aborted", cmd_upload_aborted, tag=dict(required=True),
+           after=dict(default="2M"))
     c = client("parallel", cmd_parallel, n=dict(type=int, default=64), path=dict(default="/"),
                sha256=dict(required=True), status_cmd=dict(default=""))
     c.set_defaults(port=80)

@@ -5,6 +5,7 @@
 #  - upload: svxe2e.py streams 200 MB to the data server (port 9000), which
 #    answers with the byte count and sha256 of what it received.
 # Then nothing may have been lost on the way: no emit overflow on any daemon.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 e2e_init bulk 150 "$@"
 size=${E2E_BULK_MB:-200}

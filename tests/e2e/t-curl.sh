@@ -2,6 +2,7 @@
 # a) curl through the translator reaches the real HTTP server on an instance:
 # the page names the instance, and the translator and the host agent that
 # answered both counted the flow.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 e2e_init curl 60 "$@"
 topo_start_all "$E2E_OFFLOADS" || e2e_fail "topology did not come up"

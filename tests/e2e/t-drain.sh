@@ -5,6 +5,7 @@
 # must be [] within the time-wait timeout (2 s here) plus 3 s, counted from
 # the end of the last connection. Each flow must also have been counted as
 # closed: flows_closed + flows_expired = flows_created on every daemon.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 e2e_init drain 60 "$@"
 topo_start_all "$E2E_OFFLOADS" || e2e_fail "topology did not come up"

@@ -6,6 +6,7 @@
 #     expires the registration (2.5 s).
 # In both cases, 3 s later every new connection must succeed (answered by
 # the other instance).
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 e2e_init failover 90 "$@"
 topo_start_all "$E2E_OFFLOADS" || e2e_fail "topology did not come up"

@@ -3,7 +3,8 @@
 # the host agent registers service TOPO_IPERF_SERVICE because the port
 # listens), the client in cli connects to 192.0.2.10:5201. 3 s upstream,
 # then 3 s downstream (-R); both must complete with data received.
-E2E_TOOLS=(iperf3)
+export E2E_TOOLS=(iperf3)
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 e2e_init iperf 90 "$@"
 topo_start_all "$E2E_OFFLOADS" || e2e_fail "topology did not come up"

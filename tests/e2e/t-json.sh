@@ -2,6 +2,7 @@
 # j) Every --json answer of every daemon is valid JSON (python3 -m
 # json.tool), idle and with live flows, and has the expected shape: status
 # an object with roles and flows, counters/flows/services/table arrays.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 e2e_init json 60 "$@"
 topo_start_all "$E2E_OFFLOADS" || e2e_fail "topology did not come up"

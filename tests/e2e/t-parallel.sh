@@ -2,6 +2,7 @@
 # c) 64 connections open through the translator at the same time (the
 # translator holds 64 flows while they are all connected), then each fetches
 # a 256 KB file from the real HTTP server; every one must get it intact.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 e2e_init parallel 90 "$@"
 n=${E2E_PARALLEL:-64}

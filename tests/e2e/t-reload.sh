@@ -7,15 +7,11 @@
 #     without that row and with a new pair 192.0.2.11:80, and the translator
 #     reloaded: the new pair answers at once, the removed pair refuses new
 #     connections, and the running transfer completes intact.
-# Both parts always run; the test fails if either does.
-#
-# Known bug (tests/e2e/FINDINGS.md, finding 1): a reload replaces the
-# steering rules in two transactions, and packets of live flows that arrive
-# in between reach the kernel's own TCP, which resets the connection.
-# SVXLAT_E2E_XFAIL_RELOAD_GAP=1 reports this test's failure as XFAIL.
+# Both parts always run; the test fails if either does. (It caught the
+# steering gap on reload, tests/e2e/FINDINGS.md finding 1.)
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 e2e_init reload 120 "$@"
-e2e_known_bug SVXLAT_E2E_XFAIL_RELOAD_GAP "steering gap on reload, FINDINGS.md #1"
 topo_start_all "$E2E_OFFLOADS" || e2e_fail "topology did not come up"
 
 reloads() { topo_svxlat "$1" status --json | "$TOPO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["reloads"])'; }

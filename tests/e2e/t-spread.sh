@@ -2,6 +2,7 @@
 # f) The service router spreads new connections over both instances (equal
 # weight): of 200 fetches of / (the page names the instance), each instance
 # answers between 35 % and 65 %. The router's own "chosen" counts agree.
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 e2e_init spread 90 "$@"
 n=${E2E_SPREAD:-200}

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # arrays and variables for the sourcing scripts
 # Network-namespace topology for svxlat's end-to-end tests, demo and bench:
 #
 #   cli ──veth── xlt ──┐            (Serval LAN: bridge in namespace lan)
@@ -32,8 +32,6 @@ TOPO_E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # A plain interpreter (not a version-manager shim) so that the PID recorded
 # for a server is the server's.
 TOPO_PYTHON=${TOPO_PYTHON:-$(if [[ -x /usr/bin/python3 ]]; then echo /usr/bin/python3; else command -v python3; fi)}
-# The instance addresses, by namespace.
-declare -gA TOPO_ADDR=([xlt]=10.0.2.1 [sr]=10.0.2.2 [i1]=10.0.2.11 [i2]=10.0.2.12 [cli]=198.51.100.2)
 
 ns() { echo "$TOPO-$1"; }
 in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
@@ -94,6 +92,7 @@ topo_offloads_show() {
     done
 }
 
+# shellcheck disable=SC2120 # rows are optional
 # topo_table [ROW...]: writes the translator table (default: the three
 # public services above).
 topo_table() {
@@ -165,10 +164,10 @@ topo_bg() {
 
 # topo_kill PID [SIGNAL]: signals one recorded process and reaps it (bounded).
 topo_kill() {
-    local pid=$1 sig=${2:-TERM} t
+    local pid=$1 sig=${2:-TERM}
     {
         kill -"$sig" "$pid" || return 0
-        for t in $(seq 1 50); do
+        for _ in $(seq 1 50); do
             kill -0 "$pid" || break
             sleep 0.1
         done
@@ -185,8 +184,7 @@ topo_start_daemon() {
     TOPO_DAEMON[$1]=$TOPO_LAST_PID
     local sock
     sock=$(sed -n 's/^control-socket = //p' "$2")
-    local t
-    for t in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         [[ -S $sock ]] && return 0
         kill -0 "${TOPO_DAEMON[$1]}" 2>/dev/null || break
         sleep 0.05
@@ -198,8 +196,7 @@ topo_start_daemon() {
 
 # topo_wait_port NS ADDR PORT: waits (5 s at most) until ADDR:PORT accepts.
 topo_wait_port() {
-    local t
-    for t in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         timeout 2 ip netns exec "$(ns "$1")" bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null && return 0
         sleep 0.05
     done
@@ -282,24 +279,24 @@ topo_start_all() {
 }
 
 topo_down() {
-    local pid t
+    local pid
     {
-    for pid in "${TOPO_PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    # Bounded: a process that ignores TERM for 5 s is killed.
-    for t in $(seq 1 50); do
-        local alive=0
         for pid in "${TOPO_PIDS[@]}"; do
-            kill -0 "$pid" 2>/dev/null && alive=1
+            kill -TERM "$pid" || true
         done
-        ((alive)) || break
-        sleep 0.1
-    done
-    for pid in "${TOPO_PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+        # Bounded: a process that ignores TERM for 5 s is killed.
+        for _ in $(seq 1 50); do
+            local alive=0
+            for pid in "${TOPO_PIDS[@]}"; do
+                kill -0 "$pid" && alive=1
+            done
+            ((alive)) || break
+            sleep 0.1
+        done
+        for pid in "${TOPO_PIDS[@]}"; do
+            kill -KILL "$pid" || true
+            wait "$pid" || true
+        done
     } 2>/dev/null
     TOPO_PIDS=()
     local n

@@ -8,7 +8,9 @@
 
 namespace svxlat::test {
 
-svx_sid service_id() { return sid_from_text(kServiceText); }
+svx_sid service_id() {
+    return sid_from_text(kServiceText);
+}
 
 svx_flow_cfg default_flow_cfg() {
     svx_flow_cfg cfg{};
@@ -82,8 +84,8 @@ std::vector<Bytes> EmitBuffer::packets() const {
 
 ::testing::AssertionResult sal_checksums_valid(std::span<const uint8_t> pkt) {
     svx_pkt_view v{};
-    svx_err err = svx_pkt_parse(pkt.data(), pkt.size(),
-                                SVX_PKT_VERIFY_IP_CSUM | SVX_PKT_VERIFY_L4_CSUM, &v);
+    svx_err err =
+        svx_pkt_parse(pkt.data(), pkt.size(), SVX_PKT_VERIFY_IP_CSUM | SVX_PKT_VERIFY_L4_CSUM, &v);
     if (err == SVX_OK)
         return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure()
@@ -99,8 +101,8 @@ std::vector<Bytes> EmitBuffer::packets() const {
                                              << hexdump(pkt);
     if (svx_csum(pkt.data(), tv.ip_hlen) != 0)
         return ::testing::AssertionFailure() << "IPv4 header checksum\n" << hexdump(pkt);
-    if (svx_csum_l4_ipv4(pkt.data() + 12, pkt.data() + 16, SVX_IPPROTO_TCP,
-                         pkt.data() + tv.tcp_off, tv.ip_len - tv.tcp_off) != 0)
+    if (svx_csum_l4_ipv4(pkt.data() + 12, pkt.data() + 16, SVX_IPPROTO_TCP, pkt.data() + tv.tcp_off,
+                         tv.ip_len - tv.tcp_off) != 0)
         return ::testing::AssertionFailure() << "TCP checksum\n" << hexdump(pkt);
     return ::testing::AssertionSuccess();
 }
@@ -141,7 +143,9 @@ Ipv4Addr ip_dst(std::span<const uint8_t> pkt) {
 
 namespace {
 
-Ipv4Addr addr_of(const uint8_t* p) { return {p[0], p[1], p[2], p[3]}; }
+Ipv4Addr addr_of(const uint8_t* p) {
+    return {p[0], p[1], p[2], p[3]};
+}
 
 } // namespace
 
@@ -182,13 +186,12 @@ void PrintTo(const FlowSnapshot& s, std::ostream* os) {
 
 FlowDriver::FlowDriver(const svx_flow_cfg& c) : cfg(c) {}
 
-void FlowDriver::init_translator(const Bytes& client_syn, bool strip_options, uint32_t local_flow,
-                                 uint32_t iss, uint64_t nonce) {
+void FlowDriver::init_translator(const Bytes& client_syn, const TranslatorParams& params) {
     svx_tcp_view tv = tcp_view_of(client_syn);
-    svx_sid sid = service_id();
-    Nonce n = nonce_from_u64(nonce);
-    svx_flow_init_translator(&flow, client_syn.data(), &tv, &sid, kTranslatorSal.data(),
-                             local_flow, iss, n.data(), strip_options, now_ms);
+    Nonce n = nonce_from_u64(params.nonce);
+    svx_flow_init_translator(&flow, client_syn.data(), &tv, &params.service,
+                             params.sal_local.data(), params.local_flow, params.iss, n.data(),
+                             params.strip_options, now_ms);
 }
 
 svx_err FlowDriver::init_host(const Bytes& sal_syn, uint16_t local_port, uint16_t flow_port,
@@ -199,7 +202,9 @@ svx_err FlowDriver::init_host(const Bytes& sal_syn, uint16_t local_port, uint16_
                               n.data(), now_ms);
 }
 
-void FlowDriver::collect() { out_ = emit_.packets(); }
+void FlowDriver::collect() {
+    out_ = emit_.packets();
+}
 
 svx_result FlowDriver::from_tcp(const Bytes& pkt, std::optional<Ipv4Addr> sal_dst) {
     svx_tcp_view tv = tcp_view_of(pkt);
@@ -303,7 +308,9 @@ PacketBuilder instance_synack_builder(uint32_t ackno) {
     return b;
 }
 
-Bytes instance_synack(uint32_t ackno) { return instance_synack_builder(ackno).build(); }
+Bytes instance_synack(uint32_t ackno) {
+    return instance_synack_builder(ackno).build();
+}
 
 Bytes instance_segment(uint32_t seq, uint32_t ack, uint8_t flags, std::string_view payload,
                        uint16_t window, Ipv4Addr from) {
@@ -433,8 +440,7 @@ void establish(FlowDriver& d) {
     if (!r.established || d.out().size() != 1)
         throw std::runtime_error("establish: the SYN-ACK did not establish the flow");
     r = d.from_tcp(client_segment(kClientIsn + 1, kServerIsn + 1, SVX_TCP_ACK));
-    if (r.action != SVX_ACT_CONSUMED || d.out().size() != 1 ||
-        d.flow.state != SVX_FS_ESTABLISHED)
+    if (r.action != SVX_ACT_CONSUMED || d.out().size() != 1 || d.flow.state != SVX_FS_ESTABLISHED)
         throw std::runtime_error("establish: no handshake ACK");
 }
 
@@ -455,13 +461,7 @@ Bytes sal_syn(bool via_router) {
         const std::array<Ipv4Addr, 2> source = {kTranslatorSal, kRouter};
         b.source(source);
     }
-    return b.tcp(0, 0)
-        .seq(kClientIsn)
-        .flags(SVX_TCP_SYN)
-        .window(64240)
-        .mss(1448)
-        .wscale(7)
-        .build();
+    return b.tcp(0, 0).seq(kClientIsn).flags(SVX_TCP_SYN).window(64240).mss(1448).wscale(7).build();
 }
 
 Bytes handshake_ack(uint32_t verno, uint32_t ackno, uint64_t nonce) {
@@ -494,8 +494,7 @@ Bytes client_segment(uint32_t seq, uint32_t ack, uint8_t flags, std::string_view
         .build();
 }
 
-Bytes client_control(uint8_t flags, uint32_t verno, uint32_t ackno, uint64_t nonce,
-                     Ipv4Addr from) {
+Bytes client_control(uint8_t flags, uint32_t verno, uint32_t ackno, uint64_t nonce, Ipv4Addr from) {
     return PacketBuilder()
         .ipv4(from, kInstanceA)
         .df()

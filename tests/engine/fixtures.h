@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -157,10 +158,17 @@ public:
     svx_flow_cfg cfg;
     uint64_t now_ms = 1000;
 
+    struct TranslatorParams {
+        bool strip_options = true;
+        uint32_t local_flow = kLocalFlow;
+        uint32_t iss = kIss;
+        uint64_t nonce = kNonce;
+        svx_sid service = service_id();
+        Ipv4Addr sal_local = kTranslatorSal;
+    };
     // svx_flow_init_translator for this plain TCP SYN.
-    void init_translator(const Bytes& client_syn, bool strip_options = true,
-                         uint32_t local_flow = kLocalFlow, uint32_t iss = kIss,
-                         uint64_t nonce = kNonce);
+    void init_translator(const Bytes& client_syn, const TranslatorParams& params);
+    void init_translator(const Bytes& client_syn) { init_translator(client_syn, {}); }
     // svx_flow_init_host for this SAL SYN.
     svx_err init_host(const Bytes& sal_syn, uint16_t local_port = kServerPort,
                       uint16_t flow_port = kFlowPort, uint32_t local_flow = kPeerFlow,
@@ -214,9 +222,8 @@ Bytes expected_client_synack();
 Bytes expected_handshake_ack(uint32_t seq, uint32_t ack, uint8_t flags, uint16_t window = 502,
                              Ipv4Addr to = kInstanceA);
 // Expected: a data segment to the instance.
-Bytes expected_sal_segment(uint32_t seq, uint32_t ack, uint8_t flags,
-                           std::string_view payload = {}, uint16_t window = 502,
-                           Ipv4Addr to = kInstanceA);
+Bytes expected_sal_segment(uint32_t seq, uint32_t ack, uint8_t flags, std::string_view payload = {},
+                           uint16_t window = 502, Ipv4Addr to = kInstanceA);
 // Expected: a segment to the client.
 Bytes expected_client_segment(uint32_t seq, uint32_t ack, uint8_t flags,
                               std::string_view payload = {}, uint16_t window = 2896);
@@ -266,11 +273,9 @@ Bytes expected_server_segment(uint32_t seq, uint32_t ack, uint8_t flags,
 // source without SOURCE).
 Bytes expected_sal_synack(bool via_router = true);
 // Expected: a segment to the Serval client.
-Bytes expected_sal_segment(uint32_t seq, uint32_t ack, uint8_t flags,
-                           std::string_view payload = {}, uint16_t window = 2896,
-                           Ipv4Addr to = kTranslatorSal);
-Bytes expected_control(uint8_t flags, uint32_t verno, uint32_t ackno,
-                       Ipv4Addr to = kTranslatorSal);
+Bytes expected_sal_segment(uint32_t seq, uint32_t ack, uint8_t flags, std::string_view payload = {},
+                           uint16_t window = 2896, Ipv4Addr to = kTranslatorSal);
+Bytes expected_control(uint8_t flags, uint32_t verno, uint32_t ackno, Ipv4Addr to = kTranslatorSal);
 Bytes expected_server_rst(uint32_t seq, uint32_t ack);
 
 // SYN, the server's SYN-ACK and the handshake ACK: established, with
@@ -325,3 +330,10 @@ private:
 };
 
 } // namespace svxlat::test
+
+namespace svxlat::engine {
+// Verdicts by name in GoogleTest messages (found by argument-dependent lookup).
+inline void PrintTo(Verdict verdict, std::ostream* os) {
+    *os << (verdict == Verdict::accept ? "accept" : "drop");
+}
+} // namespace svxlat::engine

@@ -14,7 +14,7 @@ constexpr uint8_t kFinAck = SVX_TCP_FIN | SVX_TCP_ACK;
 
 // An established translator flow (tcp_nxt = kClientIsn + 1, sal_nxt =
 // kServerIsn + 1, snd_nxt = kIss + 1, rcv_nxt = kPeerIss + 1).
-class Close : public ::testing::Test {
+class ClosingFlow : public ::testing::Test {
 protected:
     void SetUp() override { xlt::establish(d); }
 
@@ -27,8 +27,9 @@ protected:
 
     FlowDriver d;
 };
+using engine_close = ClosingFlow;
 
-TEST_F(Close, ClientClosesFirst) {
+TEST_F(engine_close, ClientClosesFirst) {
     // The client's TCP FIN is data to the instance.
     svx_result r = d.from_tcp(xlt::client_segment(kClientIsn + 1, kServerIsn + 1, kFinAck));
     EXPECT_EQ(r.action, SVX_ACT_CONSUMED);
@@ -72,19 +73,21 @@ TEST_F(Close, ClientClosesFirst) {
     r = d.from_sal(xlt::instance_control(SVX_CTL_FIN, kPeerIss + 1, kIss + 2));
     EXPECT_EQ(r.action, SVX_ACT_CONSUMED);
     EXPECT_TRUE(r.flow_closed);
-    EXPECT_TRUE(same_packets(d.out(), {xlt::expected_control(SVX_CTL_ACK, kIss + 2, kPeerIss + 2)}));
+    EXPECT_TRUE(
+        same_packets(d.out(), {xlt::expected_control(SVX_CTL_ACK, kIss + 2, kPeerIss + 2)}));
     EXPECT_EQ(d.flow.state, SVX_FS_TIME_WAIT);
 
     // Time-wait re-acknowledges a retransmitted FIN.
     r = d.from_sal(xlt::instance_control(SVX_CTL_FIN, kPeerIss + 1, kIss + 2));
     EXPECT_EQ(r.action, SVX_ACT_CONSUMED);
     EXPECT_FALSE(r.flow_closed);
-    EXPECT_TRUE(same_packets(d.out(), {xlt::expected_control(SVX_CTL_ACK, kIss + 2, kPeerIss + 2)}));
+    EXPECT_TRUE(
+        same_packets(d.out(), {xlt::expected_control(SVX_CTL_ACK, kIss + 2, kPeerIss + 2)}));
     EXPECT_EQ(d.flow.state, SVX_FS_TIME_WAIT);
 }
 
 // The A-direct-tcp_server-3000B order: the instance closes first.
-TEST_F(Close, InstanceClosesFirst) {
+TEST_F(engine_close, InstanceClosesFirst) {
     d.from_sal(xlt::instance_segment(kServerIsn + 1, kClientIsn + 1, kFinAck));
     EXPECT_TRUE(same_packets(
         d.out(), {xlt::expected_client_segment(kServerIsn + 1, kClientIsn + 1, kFinAck)}));
@@ -98,14 +101,16 @@ TEST_F(Close, InstanceClosesFirst) {
     svx_result r = d.from_sal(xlt::instance_control(SVX_CTL_FIN, kPeerIss + 1, kIss + 1));
     EXPECT_EQ(r.action, SVX_ACT_CONSUMED);
     EXPECT_FALSE(r.flow_closed);
-    EXPECT_TRUE(same_packets(d.out(), {xlt::expected_control(SVX_CTL_ACK, kIss + 1, kPeerIss + 2)}));
+    EXPECT_TRUE(
+        same_packets(d.out(), {xlt::expected_control(SVX_CTL_ACK, kIss + 1, kPeerIss + 2)}));
     EXPECT_EQ(d.flow.rcv_nxt, kPeerIss + 2);
     EXPECT_EQ(d.flow.snd_nxt, kIss + 1) << "an ACK consumes no verno";
 
     // Its retransmission is acknowledged again.
     r = d.from_sal(xlt::instance_control(SVX_CTL_FIN, kPeerIss + 1, kIss + 1));
     EXPECT_EQ(r.action, SVX_ACT_CONSUMED);
-    EXPECT_TRUE(same_packets(d.out(), {xlt::expected_control(SVX_CTL_ACK, kIss + 1, kPeerIss + 2)}));
+    EXPECT_TRUE(
+        same_packets(d.out(), {xlt::expected_control(SVX_CTL_ACK, kIss + 1, kPeerIss + 2)}));
 
     // The client closes.
     d.from_tcp(xlt::client_segment(kClientIsn + 1, kServerIsn + 2, kFinAck));
@@ -123,7 +128,7 @@ TEST_F(Close, InstanceClosesFirst) {
 }
 
 // FIN with payload: an ACK of the payload alone does not cover the FIN.
-TEST_F(Close, AckOfTheDataBeforeTheFinSendsNoSalFin) {
+TEST_F(engine_close, AckOfTheDataBeforeTheFinSendsNoSalFin) {
     d.from_tcp(xlt::client_segment(kClientIsn + 1, kServerIsn + 1, kFinAck, "bye"));
     EXPECT_TRUE(same_packets(
         d.out(), {xlt::expected_sal_segment(kClientIsn + 1, kServerIsn + 1, kFinAck, "bye")}));
@@ -139,7 +144,7 @@ TEST_F(Close, AckOfTheDataBeforeTheFinSendsNoSalFin) {
 
 // The FIN overtakes the data before it: its sequence number lies beyond the
 // data, and only an ACK of the FIN itself triggers the SAL FIN.
-TEST_F(Close, FinArrivingBeforeTheDataIsAcknowledgedOnlyAfterIt) {
+TEST_F(engine_close, FinArrivingBeforeTheDataIsAcknowledgedOnlyAfterIt) {
     const std::string data(100, 'd');
     d.from_tcp(xlt::client_segment(kClientIsn + 101, kServerIsn + 1, kFinAck));
     EXPECT_TRUE(same_packets(
@@ -162,7 +167,7 @@ TEST_F(Close, FinArrivingBeforeTheDataIsAcknowledgedOnlyAfterIt) {
                   xlt::expected_client_segment(kServerIsn + 1, kClientIsn + 102, SVX_TCP_ACK)}));
 }
 
-TEST_F(Close, SalAckThatDoesNotCoverTheFinLeavesItPending) {
+TEST_F(engine_close, SalAckThatDoesNotCoverTheFinLeavesItPending) {
     client_fin_acknowledged();
     d.from_sal(xlt::instance_control(SVX_CTL_ACK, kPeerIss + 1, kIss + 1));
     EXPECT_TRUE(d.out().empty());
@@ -170,7 +175,7 @@ TEST_F(Close, SalAckThatDoesNotCoverTheFinLeavesItPending) {
     EXPECT_FALSE(d.flow.flags & SVX_FF_OUR_SALFIN_ACKED);
 }
 
-TEST_F(Close, SalFinIsRetransmittedWithBackoffUntilAcknowledged) {
+TEST_F(engine_close, SalFinIsRetransmittedWithBackoffUntilAcknowledged) {
     const uint64_t sent = d.now_ms;
     client_fin_acknowledged();
     const Bytes fin = xlt::expected_control(SVX_CTL_FIN, kIss + 1, kPeerIss + 1);
@@ -192,20 +197,22 @@ TEST_F(Close, SalFinIsRetransmittedWithBackoffUntilAcknowledged) {
 }
 
 // The header is rebuilt for every retransmission: the ackno follows rcv_nxt.
-TEST_F(Close, RetransmittedSalFinCarriesTheCurrentAckno) {
+TEST_F(engine_close, RetransmittedSalFinCarriesTheCurrentAckno) {
     const uint64_t sent = d.now_ms;
     client_fin_acknowledged();
     // The instance's own SAL FIN crosses ours, without acknowledging it.
     d.from_sal(xlt::instance_control(SVX_CTL_FIN, kPeerIss + 1, kIss + 1));
-    EXPECT_TRUE(same_packets(d.out(), {xlt::expected_control(SVX_CTL_ACK, kIss + 2, kPeerIss + 2)}));
+    EXPECT_TRUE(
+        same_packets(d.out(), {xlt::expected_control(SVX_CTL_ACK, kIss + 2, kPeerIss + 2)}));
     d.tick(sent + 1000);
-    EXPECT_TRUE(same_packets(d.out(), {xlt::expected_control(SVX_CTL_FIN, kIss + 1, kPeerIss + 2)}));
+    EXPECT_TRUE(
+        same_packets(d.out(), {xlt::expected_control(SVX_CTL_FIN, kIss + 1, kPeerIss + 2)}));
     svx_result r = d.from_sal(xlt::instance_control(SVX_CTL_ACK, kPeerIss + 2, kIss + 2));
     EXPECT_TRUE(r.flow_closed);
     EXPECT_EQ(d.flow.state, SVX_FS_TIME_WAIT);
 }
 
-TEST_F(Close, UnacknowledgedSalFinGivesUpWithResetsOnBothSides) {
+TEST_F(engine_close, UnacknowledgedSalFinGivesUpWithResetsOnBothSides) {
     const uint64_t sent = d.now_ms;
     client_fin_acknowledged();
     const Bytes fin = xlt::expected_control(SVX_CTL_FIN, kIss + 1, kPeerIss + 1);
@@ -220,16 +227,16 @@ TEST_F(Close, UnacknowledgedSalFinGivesUpWithResetsOnBothSides) {
     EXPECT_FALSE(d.tick(sent + 10999));
     EXPECT_TRUE(d.out().empty());
     EXPECT_TRUE(d.tick(sent + 11000));
-    EXPECT_TRUE(same_packets(d.out(), {xlt::expected_control(SVX_CTL_RST | SVX_CTL_ACK, kIss + 2,
-                                                             kPeerIss + 1),
-                                       xlt::expected_client_rst(kServerIsn + 1, kClientIsn + 2)}));
+    EXPECT_TRUE(same_packets(
+        d.out(), {xlt::expected_control(SVX_CTL_RST | SVX_CTL_ACK, kIss + 2, kPeerIss + 1),
+                  xlt::expected_client_rst(kServerIsn + 1, kClientIsn + 2)}));
     EXPECT_EQ(d.flow.state, SVX_FS_CLOSED);
     EXPECT_EQ(d.flow.ctl_pending, 0);
     EXPECT_FALSE(d.tick(sent + 100000));
     EXPECT_TRUE(d.out().empty());
 }
 
-TEST_F(Close, FinWithTheWrongNonceIsDropped) {
+TEST_F(engine_close, FinWithTheWrongNonceIsDropped) {
     auto before = d.snapshot();
     svx_result r =
         d.from_sal(xlt::instance_control(SVX_CTL_FIN, kPeerIss + 1, kIss + 1, kPeerNonce ^ 1));
@@ -239,7 +246,7 @@ TEST_F(Close, FinWithTheWrongNonceIsDropped) {
     EXPECT_EQ(d.snapshot(), before);
 }
 
-TEST_F(Close, AckOfOurFinWithTheWrongNonceIsIgnored) {
+TEST_F(engine_close, AckOfOurFinWithTheWrongNonceIsIgnored) {
     client_fin_acknowledged();
     auto before = d.snapshot();
     svx_result r =
@@ -249,7 +256,7 @@ TEST_F(Close, AckOfOurFinWithTheWrongNonceIsIgnored) {
     EXPECT_EQ(d.snapshot(), before);
 }
 
-TEST_F(Close, AbortResetsBothSidesOnce) {
+TEST_F(engine_close, AbortResetsBothSidesOnce) {
     d.abort();
     EXPECT_TRUE(same_packets(
         d.out(), {xlt::expected_control(SVX_CTL_RST | SVX_CTL_ACK, kIss + 1, kPeerIss + 1),

@@ -15,7 +15,7 @@ namespace {
 constexpr uint8_t kPshAck = SVX_TCP_PSH | SVX_TCP_ACK;
 constexpr uint8_t kFinAck = SVX_TCP_FIN | SVX_TCP_ACK;
 
-TEST(HostSyn, BecomesATcpSynToTheLocalServer) {
+TEST(engine_host_syn, BecomesATcpSynToTheLocalServer) {
     FlowDriver d;
     Bytes syn = host::sal_syn();
     ASSERT_EQ(d.init_host(syn), SVX_OK);
@@ -35,7 +35,7 @@ TEST(HostSyn, BecomesATcpSynToTheLocalServer) {
     EXPECT_EQ(s.sal_nxt, kClientIsn + 1);
 }
 
-TEST(HostSyn, DuplicateIsDeliveredAgain) {
+TEST(engine_host_syn, DuplicateIsDeliveredAgain) {
     FlowDriver d;
     Bytes syn = host::sal_syn();
     ASSERT_EQ(d.init_host(syn), SVX_OK);
@@ -54,7 +54,7 @@ TEST(HostSyn, DuplicateIsDeliveredAgain) {
     EXPECT_TRUE(same_packets(d.out(), {host::expected_sal_synack()}));
 }
 
-TEST(HostSyn, SynFromAnotherClientFlowIsNotThisFlows) {
+TEST(engine_host_syn, SynFromAnotherClientFlowIsNotThisFlows) {
     FlowDriver d;
     Bytes syn = host::sal_syn();
     ASSERT_EQ(d.init_host(syn), SVX_OK);
@@ -76,7 +76,7 @@ TEST(HostSyn, SynFromAnotherClientFlowIsNotThisFlows) {
     EXPECT_EQ(d.snapshot(), before);
 }
 
-TEST(HostSyn, SourceLongerThanTheFlowKeepsIsRefused) {
+TEST(engine_host_syn, SourceLongerThanTheFlowKeepsIsRefused) {
     std::vector<Ipv4Addr> hops;
     for (uint8_t i = 0; i < SVX_FLOW_MAX_SOURCE + 1; ++i)
         hops.push_back({10, 1, 0, static_cast<uint8_t>(i + 1)});
@@ -94,7 +94,7 @@ TEST(HostSyn, SourceLongerThanTheFlowKeepsIsRefused) {
     EXPECT_EQ(d.init_host(syn), SVX_E_EXT_LEN);
 }
 
-TEST(HostSynAck, ServerSynAckBecomesSalSynAckWithSourceEchoedAndSelfAppended) {
+TEST(engine_host_synack, ServerSynAckBecomesSalSynAckWithSourceEchoedAndSelfAppended) {
     FlowDriver d;
     Bytes syn = host::sal_syn();
     ASSERT_EQ(d.init_host(syn), SVX_OK);
@@ -108,7 +108,7 @@ TEST(HostSynAck, ServerSynAckBecomesSalSynAckWithSourceEchoedAndSelfAppended) {
     EXPECT_EQ(d.flow.tcp_nxt, kServerIsn + 1);
 }
 
-TEST(HostSynAck, WithoutSourceTheSynAckHasNone) {
+TEST(engine_host_synack, WithoutSourceTheSynAckHasNone) {
     FlowDriver d;
     Bytes syn = host::sal_syn(/*via_router=*/false);
     ASSERT_EQ(d.init_host(syn), SVX_OK);
@@ -118,7 +118,7 @@ TEST(HostSynAck, WithoutSourceTheSynAckHasNone) {
     EXPECT_TRUE(same_packets(d.out(), {host::expected_sal_synack(/*via_router=*/false)}));
 }
 
-TEST(HostHandshake, AckEstablishesAndReachesTheServer) {
+TEST(engine_host_handshake, AckEstablishesAndReachesTheServer) {
     FlowDriver d;
     Bytes syn = host::sal_syn();
     ASSERT_EQ(d.init_host(syn), SVX_OK);
@@ -133,7 +133,7 @@ TEST(HostHandshake, AckEstablishesAndReachesTheServer) {
     EXPECT_EQ(d.flow.snd_una, kPeerIss + 1);
 }
 
-TEST(HostHandshake, AckWithWrongNonceVernoOrAcknoIsRefused) {
+TEST(engine_host_handshake, AckWithWrongNonceVernoOrAcknoIsRefused) {
     struct Case {
         const char* what;
         uint32_t verno, ackno;
@@ -165,7 +165,7 @@ TEST(HostHandshake, AckWithWrongNonceVernoOrAcknoIsRefused) {
 
 // The handshake ACK was lost (protocol section 19.4): the client's data,
 // which carries no CONTROL, proves the handshake and establishes the flow.
-TEST(HostHandshake, DataBeforeTheHandshakeAckEstablishes) {
+TEST(engine_host_handshake, DataBeforeTheHandshakeAckEstablishes) {
     FlowDriver d;
     Bytes syn = host::sal_syn();
     ASSERT_EQ(d.init_host(syn), SVX_OK);
@@ -179,7 +179,7 @@ TEST(HostHandshake, DataBeforeTheHandshakeAckEstablishes) {
     EXPECT_EQ(d.flow.state, SVX_FS_ESTABLISHED);
 }
 
-TEST(HostHandshake, ResetOrSynAckInsteadOfTheAckDoNotEstablish) {
+TEST(engine_host_handshake, ResetOrSynAckInsteadOfTheAckDoNotEstablish) {
     FlowDriver d;
     Bytes syn = host::sal_syn();
     ASSERT_EQ(d.init_host(syn), SVX_OK);
@@ -206,12 +206,12 @@ TEST(HostHandshake, ResetOrSynAckInsteadOfTheAckDoNotEstablish) {
     EXPECT_EQ(d.snapshot(), before);
 }
 
-TEST(HostData, BothWays) {
+TEST(engine_host_data, BothWays) {
     FlowDriver d;
     host::establish(d);
     d.from_sal(host::client_segment(kClientIsn + 1, kServerIsn + 1, kPshAck, "request"));
-    ASSERT_TRUE(same_packets(d.out(), {host::expected_server_segment(
-                                          kClientIsn + 1, kServerIsn + 1, kPshAck, "request")}));
+    ASSERT_TRUE(same_packets(d.out(), {host::expected_server_segment(kClientIsn + 1, kServerIsn + 1,
+                                                                     kPshAck, "request")}));
     EXPECT_TRUE(tcp_checksums_valid(d.out()[0]));
     d.from_tcp(host::server_segment(kServerIsn + 1, kClientIsn + 8, kPshAck, "response"));
     ASSERT_TRUE(same_packets(d.out(), {host::expected_sal_segment(kServerIsn + 1, kClientIsn + 8,
@@ -219,7 +219,7 @@ TEST(HostData, BothWays) {
     EXPECT_TRUE(sal_checksums_valid(d.out()[0]));
 }
 
-TEST(HostClose, LocalServerClosesFirst) {
+TEST(engine_host_close, LocalServerClosesFirst) {
     FlowDriver d;
     host::establish(d);
     // The server's FIN is data to the client.
@@ -236,7 +236,8 @@ TEST(HostClose, LocalServerClosesFirst) {
     // Retransmitted until the client acknowledges it.
     const uint64_t sent = d.now_ms;
     EXPECT_FALSE(d.tick(sent + 1000));
-    EXPECT_TRUE(same_packets(d.out(), {host::expected_control(SVX_CTL_FIN, kPeerIss + 1, kIss + 1)}));
+    EXPECT_TRUE(
+        same_packets(d.out(), {host::expected_control(SVX_CTL_FIN, kPeerIss + 1, kIss + 1)}));
     d.from_sal(host::client_control(SVX_CTL_ACK, kIss + 1, kPeerIss + 2));
     EXPECT_TRUE(d.out().empty());
     EXPECT_EQ(d.flow.ctl_pending, 0);
@@ -249,7 +250,8 @@ TEST(HostClose, LocalServerClosesFirst) {
         d.out(), {host::expected_sal_segment(kServerIsn + 2, kClientIsn + 2, SVX_TCP_ACK)}));
     svx_result r = d.from_sal(host::client_control(SVX_CTL_FIN, kIss + 1, kPeerIss + 2));
     EXPECT_TRUE(r.flow_closed);
-    EXPECT_TRUE(same_packets(d.out(), {host::expected_control(SVX_CTL_ACK, kPeerIss + 2, kIss + 2)}));
+    EXPECT_TRUE(
+        same_packets(d.out(), {host::expected_control(SVX_CTL_ACK, kPeerIss + 2, kIss + 2)}));
     EXPECT_EQ(d.flow.state, SVX_FS_TIME_WAIT);
     EXPECT_FALSE(d.tick(sent + 100000));
     EXPECT_TRUE(d.out().empty());

@@ -56,7 +56,7 @@ void expect_closed_by(const svx_result& r, const FlowDriver& d) {
 
 // ------------------------------------------------------ SAL RST -> TCP RST
 
-TEST(SalRst, InSynSentRefusesTheClient) {
+TEST(engine_sal_rst, InSynSentRefusesTheClient) {
     FlowDriver d;
     syn_sent(d);
     // What a reference host without the service answers (a passive RST):
@@ -73,7 +73,7 @@ TEST(SalRst, InSynSentRefusesTheClient) {
     EXPECT_TRUE(tcp_checksums_valid(d.out()[0]));
 }
 
-TEST(SalRst, InSynRecvResetsTheLocalServer) {
+TEST(engine_sal_rst, InSynRecvResetsTheLocalServer) {
     FlowDriver d;
     Bytes syn = host::sal_syn();
     ASSERT_EQ(d.init_host(syn), SVX_OK);
@@ -86,12 +86,13 @@ TEST(SalRst, InSynRecvResetsTheLocalServer) {
     EXPECT_TRUE(tcp_checksums_valid(d.out()[0]));
 }
 
-TEST(SalRst, InEstablishedIsAnInWindowTcpRst) {
+TEST(engine_sal_rst, InEstablishedIsAnInWindowTcpRst) {
     FlowDriver d;
     established_with_data(d);
     svx_result r = d.from_sal(xlt::instance_control(kRstAck, kPeerIss + 1, kIss + 1));
     expect_closed_by(r, d);
-    EXPECT_TRUE(same_packets(d.out(), {xlt::expected_client_rst(kServerIsn + 11, kClientIsn + 11)}));
+    EXPECT_TRUE(
+        same_packets(d.out(), {xlt::expected_client_rst(kServerIsn + 11, kClientIsn + 11)}));
     // Nothing passes a closed flow.
     r = d.from_sal(xlt::instance_segment(kServerIsn + 11, kClientIsn + 11, kPshAck, "late"));
     EXPECT_EQ(r.action, SVX_ACT_DROP);
@@ -102,19 +103,20 @@ TEST(SalRst, InEstablishedIsAnInWindowTcpRst) {
     EXPECT_TRUE(d.out().empty());
 }
 
-TEST(SalRst, InClosingIsAnInWindowTcpRst) {
+TEST(engine_sal_rst, InClosingIsAnInWindowTcpRst) {
     FlowDriver d;
     closing(d);
     ASSERT_EQ(d.flow.state, SVX_FS_CLOSING);
     svx_result r = d.from_sal(xlt::instance_control(kRstAck, kPeerIss + 1, kIss + 2));
     expect_closed_by(r, d);
-    EXPECT_TRUE(same_packets(d.out(), {xlt::expected_client_rst(kServerIsn + 11, kClientIsn + 12)}));
+    EXPECT_TRUE(
+        same_packets(d.out(), {xlt::expected_client_rst(kServerIsn + 11, kClientIsn + 12)}));
     EXPECT_FALSE(d.tick(d.now_ms + 60000)) << "the pending SAL FIN went with the reset";
     EXPECT_TRUE(d.out().empty());
 }
 
 // Both sides have closed: the client is told nothing more.
-TEST(SalRst, InTimeWaitClosesSilently) {
+TEST(engine_sal_rst, InTimeWaitClosesSilently) {
     FlowDriver d;
     time_wait(d);
     svx_result r = d.from_sal(xlt::instance_control(kRstAck, kPeerIss + 2, kIss + 2));
@@ -123,7 +125,7 @@ TEST(SalRst, InTimeWaitClosesSilently) {
     EXPECT_TRUE(d.out().empty());
 }
 
-TEST(SalRst, OutOfWindowVernoIsIgnored) {
+TEST(engine_sal_rst, OutOfWindowVernoIsIgnored) {
     FlowDriver d;
     established_with_data(d);
     auto before = d.snapshot();
@@ -138,28 +140,30 @@ TEST(SalRst, OutOfWindowVernoIsIgnored) {
 }
 
 // Reference behaviour (section 6.8): the nonce of an RST is not checked.
-TEST(SalRst, NonceIsNotChecked) {
+TEST(engine_sal_rst, NonceIsNotChecked) {
     FlowDriver d;
     established_with_data(d);
     svx_result r = d.from_sal(xlt::instance_control(kRstAck, kPeerIss + 1, kIss + 1, 0));
     expect_closed_by(r, d);
-    EXPECT_TRUE(same_packets(d.out(), {xlt::expected_client_rst(kServerIsn + 11, kClientIsn + 11)}));
+    EXPECT_TRUE(
+        same_packets(d.out(), {xlt::expected_client_rst(kServerIsn + 11, kClientIsn + 11)}));
 }
 
 // Serval TCP accepts a TCP-level RST too (section 6.8): it passes to the
 // client and closes the flow.
-TEST(SalRst, TcpRstInsideSalIsPassedOn) {
+TEST(engine_sal_rst, TcpRstInsideSalIsPassedOn) {
     FlowDriver d;
     established_with_data(d);
-    svx_result r = d.from_sal(xlt::instance_segment(kServerIsn + 11, kClientIsn + 11,
-                                                    SVX_TCP_RST | SVX_TCP_ACK, {}, 0));
+    svx_result r = d.from_sal(
+        xlt::instance_segment(kServerIsn + 11, kClientIsn + 11, SVX_TCP_RST | SVX_TCP_ACK, {}, 0));
     expect_closed_by(r, d);
-    EXPECT_TRUE(same_packets(d.out(), {xlt::expected_client_rst(kServerIsn + 11, kClientIsn + 11)}));
+    EXPECT_TRUE(
+        same_packets(d.out(), {xlt::expected_client_rst(kServerIsn + 11, kClientIsn + 11)}));
 }
 
 // ------------------------------------------------ TCP RST -> SAL active RST
 
-TEST(TcpRst, InSynSentClosesWithNobodyToTell) {
+TEST(engine_tcp_rst, InSynSentClosesWithNobodyToTell) {
     FlowDriver d;
     syn_sent(d);
     svx_result r = d.from_tcp(xlt::client_segment(kClientIsn + 1, 0, SVX_TCP_RST));
@@ -167,7 +171,7 @@ TEST(TcpRst, InSynSentClosesWithNobodyToTell) {
     EXPECT_TRUE(d.out().empty()) << "the peer's flow ID is not known yet";
 }
 
-TEST(TcpRst, LocalServerRefusingTheSynResetsTheClient) {
+TEST(engine_tcp_rst, LocalServerRefusingTheSynResetsTheClient) {
     FlowDriver d;
     Bytes syn = host::sal_syn();
     ASSERT_EQ(d.init_host(syn), SVX_OK);
@@ -180,7 +184,7 @@ TEST(TcpRst, LocalServerRefusingTheSynResetsTheClient) {
     EXPECT_TRUE(sal_checksums_valid(d.out()[0]));
 }
 
-TEST(TcpRst, InEstablishedIsAnActiveSalRst) {
+TEST(engine_tcp_rst, InEstablishedIsAnActiveSalRst) {
     FlowDriver d;
     established_with_data(d);
     svx_result r = d.from_tcp(xlt::client_segment(kClientIsn + 11, 0, SVX_TCP_RST));
@@ -192,7 +196,7 @@ TEST(TcpRst, InEstablishedIsAnActiveSalRst) {
     EXPECT_TRUE(d.out().empty()) << "one reset only";
 }
 
-TEST(TcpRst, InClosingCarriesTheConsumedFinVerno) {
+TEST(engine_tcp_rst, InClosingCarriesTheConsumedFinVerno) {
     FlowDriver d;
     closing(d);
     svx_result r = d.from_tcp(xlt::client_segment(kClientIsn + 12, 0, SVX_TCP_RST));
@@ -202,7 +206,7 @@ TEST(TcpRst, InClosingCarriesTheConsumedFinVerno) {
     EXPECT_TRUE(d.out().empty());
 }
 
-TEST(TcpRst, InTimeWaitIsStillPassedOn) {
+TEST(engine_tcp_rst, InTimeWaitIsStillPassedOn) {
     FlowDriver d;
     time_wait(d);
     svx_result r = d.from_tcp(xlt::client_segment(kClientIsn + 12, 0, SVX_TCP_RST));
@@ -213,20 +217,21 @@ TEST(TcpRst, InTimeWaitIsStillPassedOn) {
 
 // ----------------------------------------------------------------- RSYN
 
-class Migration : public ::testing::Test {
+class MigratingFlow : public ::testing::Test {
 protected:
     void SetUp() override { established_with_data(d); }
 
     // The instance moved to kInstanceB and says so.
     svx_result rsyn() {
-        return d.from_sal(xlt::instance_control(SVX_CTL_RSYN, kPeerIss + 1, kIss + 1, kPeerNonce,
-                                                kInstanceB));
+        return d.from_sal(
+            xlt::instance_control(SVX_CTL_RSYN, kPeerIss + 1, kIss + 1, kPeerNonce, kInstanceB));
     }
 
     FlowDriver d;
 };
+using engine_migration = MigratingFlow;
 
-TEST_F(Migration, RsynIsAnsweredAtTheNewAddressAndDataSwitchesAfterTheAck) {
+TEST_F(engine_migration, RsynIsAnsweredAtTheNewAddressAndDataSwitchesAfterTheAck) {
     const uint64_t at = d.now_ms;
     svx_result r = rsyn();
     EXPECT_EQ(r.action, SVX_ACT_CONSUMED);
@@ -243,8 +248,8 @@ TEST_F(Migration, RsynIsAnsweredAtTheNewAddressAndDataSwitchesAfterTheAck) {
     EXPECT_TRUE(same_packets(
         d.out(), {xlt::expected_sal_segment(kClientIsn + 11, kServerIsn + 11, kPshAck, "old")}));
     // ... while its data from the new one is accepted.
-    d.from_sal(xlt::instance_segment(kServerIsn + 11, kClientIsn + 14, kPshAck, "new", 2896,
-                                     kInstanceB));
+    d.from_sal(
+        xlt::instance_segment(kServerIsn + 11, kClientIsn + 14, kPshAck, "new", 2896, kInstanceB));
     EXPECT_TRUE(same_packets(
         d.out(), {xlt::expected_client_segment(kServerIsn + 11, kClientIsn + 14, kPshAck, "new")}));
 
@@ -255,21 +260,21 @@ TEST_F(Migration, RsynIsAnsweredAtTheNewAddressAndDataSwitchesAfterTheAck) {
     EXPECT_TRUE(same_packets(d.out(), {rsyn_ack}));
 
     // The confirming ACK switches the flow.
-    r = d.from_sal(xlt::instance_control(SVX_CTL_ACK, kPeerIss + 2, kIss + 1, kPeerNonce,
-                                         kInstanceB));
+    r = d.from_sal(
+        xlt::instance_control(SVX_CTL_ACK, kPeerIss + 2, kIss + 1, kPeerNonce, kInstanceB));
     EXPECT_EQ(r.action, SVX_ACT_CONSUMED);
     EXPECT_TRUE(d.out().empty());
     EXPECT_EQ(d.snapshot().sal_peer, kInstanceB);
     EXPECT_EQ(d.flow.ctl_pending, 0);
     d.from_tcp(xlt::client_segment(kClientIsn + 14, kServerIsn + 14, kPshAck, "moved"));
-    EXPECT_TRUE(same_packets(d.out(), {xlt::expected_sal_segment(kClientIsn + 14, kServerIsn + 14,
-                                                                 kPshAck, "moved", 502,
-                                                                 kInstanceB)}));
+    EXPECT_TRUE(
+        same_packets(d.out(), {xlt::expected_sal_segment(kClientIsn + 14, kServerIsn + 14, kPshAck,
+                                                         "moved", 502, kInstanceB)}));
     EXPECT_FALSE(d.tick(at + 100000));
     EXPECT_TRUE(d.out().empty());
 }
 
-TEST_F(Migration, RsynWithTheWrongNonceIsIgnored) {
+TEST_F(engine_migration, RsynWithTheWrongNonceIsIgnored) {
     auto before = d.snapshot();
     svx_result r = d.from_sal(
         xlt::instance_control(SVX_CTL_RSYN, kPeerIss + 1, kIss + 1, kPeerNonce + 1, kInstanceB));
@@ -279,7 +284,7 @@ TEST_F(Migration, RsynWithTheWrongNonceIsIgnored) {
     EXPECT_EQ(d.snapshot(), before);
 }
 
-TEST_F(Migration, UnconfirmedRsynAckGivesUp) {
+TEST_F(engine_migration, UnconfirmedRsynAckGivesUp) {
     const uint64_t at = d.now_ms;
     rsyn();
     for (uint64_t t : {1000u, 3000u, 7000u}) {
@@ -288,8 +293,9 @@ TEST_F(Migration, UnconfirmedRsynAckGivesUp) {
     }
     EXPECT_TRUE(d.tick(at + 11000));
     // The reset goes to the confirmed address.
-    EXPECT_TRUE(same_packets(d.out(), {xlt::expected_control(kRstAck, kIss + 1, kPeerIss + 2),
-                                       xlt::expected_client_rst(kServerIsn + 11, kClientIsn + 11)}));
+    EXPECT_TRUE(
+        same_packets(d.out(), {xlt::expected_control(kRstAck, kIss + 1, kPeerIss + 2),
+                               xlt::expected_client_rst(kServerIsn + 11, kClientIsn + 11)}));
     EXPECT_EQ(d.flow.state, SVX_FS_CLOSED);
 }
 

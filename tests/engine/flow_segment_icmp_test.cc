@@ -38,13 +38,13 @@ std::vector<Bytes> expected_pieces(const std::string& payload, size_t max_piece,
             f &= static_cast<uint8_t>(~(SVX_TCP_FIN | SVX_TCP_PSH));
         if (off != 0)
             f &= static_cast<uint8_t>(~SVX_TCP_CWR);
-        out.push_back(build(seq + static_cast<uint32_t>(off), f,
-                            std::string_view(payload).substr(off, n)));
+        out.push_back(
+            build(seq + static_cast<uint32_t>(off), f, std::string_view(payload).substr(off, n)));
     }
     return out;
 }
 
-TEST(SuperPacket, TcpSegmentOf64KBecomesMtuSizeSalSegments) {
+TEST(engine_super_packet, TcpSegmentOf64KBecomesMtuSizeSalSegments) {
     FlowDriver d;
     xlt::establish(d);
     const std::string payload = pattern(65000);
@@ -55,11 +55,11 @@ TEST(SuperPacket, TcpSegmentOf64KBecomesMtuSizeSalSegments) {
     EXPECT_EQ(r.action, SVX_ACT_CONSUMED);
 
     const size_t max_piece = 1500 - 20 - 12 - 20;
-    auto want = expected_pieces(payload, max_piece, kClientIsn + 1, flags,
-                                [](uint32_t seq, uint8_t f, std::string_view piece) {
-                                    return xlt::expected_sal_segment(seq, kServerIsn + 1, f, piece,
-                                                                     501);
-                                });
+    auto want =
+        expected_pieces(payload, max_piece, kClientIsn + 1, flags,
+                        [](uint32_t seq, uint8_t f, std::string_view piece) {
+                            return xlt::expected_sal_segment(seq, kServerIsn + 1, f, piece, 501);
+                        });
     ASSERT_EQ(want.size(), 45u);
     ASSERT_TRUE(same_packets(d.out(), want));
 
@@ -85,7 +85,7 @@ TEST(SuperPacket, TcpSegmentOf64KBecomesMtuSizeSalSegments) {
     EXPECT_EQ(d.flow.tcp_nxt, kClientIsn + 1 + 65000);
 }
 
-TEST(SuperPacket, FinIsOnTheLastPieceAndOptionsOnEvery) {
+TEST(engine_super_packet, FinIsOnTheLastPieceAndOptionsOnEvery) {
     FlowDriver d;
     xlt::establish(d);
     const std::string payload = pattern(5000);
@@ -124,7 +124,7 @@ TEST(SuperPacket, FinIsOnTheLastPieceAndOptionsOnEvery) {
     EXPECT_EQ(d.flow.tcp_fin_seq, kClientIsn + 1 + 5000) << "the FIN follows the whole payload";
 }
 
-TEST(SuperPacket, FirstSegmentAfterTheSynAckIsHandshakeAckThenPieces) {
+TEST(engine_super_packet, FirstSegmentAfterTheSynAckIsHandshakeAckThenPieces) {
     FlowDriver d;
     Bytes syn = xlt::client_syn();
     d.init_translator(syn);
@@ -143,7 +143,7 @@ TEST(SuperPacket, FirstSegmentAfterTheSynAckIsHandshakeAckThenPieces) {
     EXPECT_TRUE(same_packets(d.out(), want));
 }
 
-TEST(SuperPacket, SalSegmentIsCutToASmallerTcpMtu) {
+TEST(engine_super_packet, SalSegmentIsCutToASmallerTcpMtu) {
     FlowDriver d;
     xlt::establish(d);
     d.cfg.tcp_mtu = 576;
@@ -151,11 +151,10 @@ TEST(SuperPacket, SalSegmentIsCutToASmallerTcpMtu) {
     Bytes in = xlt::instance_segment(kServerIsn + 1, kClientIsn + 1, kPshAck, payload);
     ASSERT_EQ(in.size(), 1500u);
     d.from_sal(in);
-    auto want = expected_pieces(payload, 536, kServerIsn + 1, kPshAck,
-                                [](uint32_t seq, uint8_t f, std::string_view piece) {
-                                    return xlt::expected_client_segment(seq, kClientIsn + 1, f,
-                                                                        piece);
-                                });
+    auto want = expected_pieces(
+        payload, 536, kServerIsn + 1, kPshAck, [](uint32_t seq, uint8_t f, std::string_view piece) {
+            return xlt::expected_client_segment(seq, kClientIsn + 1, f, piece);
+        });
     ASSERT_EQ(want.size(), 3u);
     ASSERT_TRUE(same_packets(d.out(), want));
     for (const Bytes& p : d.out()) {
@@ -217,7 +216,7 @@ Bytes expected_icmp(Ipv4Addr from, Ipv4Addr to, uint8_t code, uint16_t mtu, uint
     return ::testing::AssertionSuccess();
 }
 
-class Icmp : public ::testing::Test {
+class FlowWithLargeSegmentSent : public ::testing::Test {
 protected:
     void SetUp() override {
         xlt::establish(d);
@@ -234,8 +233,9 @@ protected:
     const std::string full = pattern(1448);
     Bytes sent;
 };
+using engine_icmp = FlowWithLargeSegmentSent;
 
-TEST_F(Icmp, FragNeededBecomesFragNeededToTheClientWithTheSalOverheadRemoved) {
+TEST_F(engine_icmp, FragNeededBecomesFragNeededToTheClientWithTheSalOverheadRemoved) {
     // Linux routers quote up to 576 bytes in all.
     svx_result r = d.from_icmp(icmp_packet(kRouter, kTranslatorSal, SVX_ICMP_DEST_UNREACH,
                                            SVX_ICMP_FRAG_NEEDED, 1400, quote(548)));
@@ -250,7 +250,7 @@ TEST_F(Icmp, FragNeededBecomesFragNeededToTheClientWithTheSalOverheadRemoved) {
 // RFC 792 routers quote the IP header and 8 bytes: the two flow IDs, no TCP.
 // The core may read those 28 bytes and no more; the sequence number is then
 // the client's next one.
-TEST_F(Icmp, ShortestQuoteIsEnough) {
+TEST_F(engine_icmp, ShortestQuoteIsEnough) {
     svx_result r = d.from_icmp(icmp_packet(kRouter, kTranslatorSal, SVX_ICMP_DEST_UNREACH,
                                            SVX_ICMP_FRAG_NEEDED, 1400, quote(28)));
     EXPECT_EQ(r.action, SVX_ACT_CONSUMED);
@@ -260,7 +260,7 @@ TEST_F(Icmp, ShortestQuoteIsEnough) {
                              IpId::compare));
 }
 
-TEST_F(Icmp, MtuTooSmallIsDropped) {
+TEST_F(engine_icmp, MtuTooSmallIsDropped) {
     for (uint16_t mtu : {0, 68, 79}) {
         SCOPED_TRACE(mtu);
         svx_result r = d.from_icmp(icmp_packet(kRouter, kTranslatorSal, SVX_ICMP_DEST_UNREACH,
@@ -278,7 +278,7 @@ TEST_F(Icmp, MtuTooSmallIsDropped) {
                              IpId::compare));
 }
 
-TEST_F(Icmp, OtherUnreachableCodesPassWithoutMtu) {
+TEST_F(engine_icmp, OtherUnreachableCodesPassWithoutMtu) {
     const uint8_t host_unreachable = 1;
     d.from_icmp(icmp_packet(kRouter, kTranslatorSal, SVX_ICMP_DEST_UNREACH, host_unreachable, 0,
                             quote(548)));
@@ -288,12 +288,12 @@ TEST_F(Icmp, OtherUnreachableCodesPassWithoutMtu) {
                              IpId::compare));
 }
 
-TEST_F(Icmp, AboutAnotherFlowOrNotAboutSalIsRefused) {
+TEST_F(engine_icmp, AboutAnotherFlowOrNotAboutSalIsRefused) {
     Bytes other = sent;
     svx_put_be32(other.data() + 20, kLocalFlow + 1);
-    svx_result r = d.from_icmp(icmp_packet(kRouter, kTranslatorSal, SVX_ICMP_DEST_UNREACH,
-                                           SVX_ICMP_FRAG_NEEDED, 1400,
-                                           std::span(other).first(548)));
+    svx_result r =
+        d.from_icmp(icmp_packet(kRouter, kTranslatorSal, SVX_ICMP_DEST_UNREACH,
+                                SVX_ICMP_FRAG_NEEDED, 1400, std::span(other).first(548)));
     EXPECT_EQ(r.action, SVX_ACT_DROP);
     EXPECT_EQ(r.reason, SVX_E_NO_FLOW);
     EXPECT_TRUE(d.out().empty());
@@ -306,7 +306,7 @@ TEST_F(Icmp, AboutAnotherFlowOrNotAboutSalIsRefused) {
 
 // The host agent's flow: the error goes to the local server about its own
 // segment (server:kServerPort -> client:kFlowPort).
-TEST(IcmpHost, FragNeededReachesTheLocalServer) {
+TEST(engine_icmp_host, FragNeededReachesTheLocalServer) {
     FlowDriver d;
     host::establish(d);
     const std::string payload = pattern(1448);

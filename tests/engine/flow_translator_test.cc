@@ -12,16 +12,16 @@ namespace {
 
 // Linux's SYN options with the MSS clamped to 1448 and SACK-permitted and
 // timestamps replaced by NOPs (the header length never changes).
-constexpr std::array<uint8_t, 20> kSynOptionsStripped = {
-    2, 4, 0x05, 0xa8, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 7};
+constexpr std::array<uint8_t, 20> kSynOptionsStripped = {2, 4, 0x05, 0xa8, 1, 1, 1, 1, 1, 1,
+                                                         1, 1, 1,    1,    1, 1, 1, 3, 3, 7};
 // The same with SACK-permitted and timestamps kept.
 constexpr std::array<uint8_t, 20> kSynOptionsKept = {
     2, 4, 0x05, 0xa8, 4, 2, 8, 10, 0x11, 0x22, 0x33, 0x44, 0, 0, 0, 0, 1, 3, 3, 7};
 
-TEST(TranslatorSyn, ClientSynBecomesSalSynToTheRouter) {
+TEST(engine_translator_syn, ClientSynBecomesSalSynToTheRouter) {
     FlowDriver d;
     Bytes syn = xlt::client_syn();
-    d.init_translator(syn, /*strip_options=*/true);
+    d.init_translator(syn, {.strip_options = true});
     svx_result r = d.from_tcp(syn, kRouter);
     EXPECT_EQ(r.action, SVX_ACT_CONSUMED);
     EXPECT_FALSE(r.established);
@@ -33,15 +33,15 @@ TEST(TranslatorSyn, ClientSynBecomesSalSynToTheRouter) {
     EXPECT_EQ(d.flow.ctl_pending, 0) << "the client retransmits its SYN, not svxlat";
 }
 
-TEST(TranslatorSyn, SackAndTimestampsKeptWhenNotStripping) {
+TEST(engine_translator_syn, SackAndTimestampsKeptWhenNotStripping) {
     FlowDriver d;
     Bytes syn = xlt::client_syn();
-    d.init_translator(syn, /*strip_options=*/false);
+    d.init_translator(syn, {.strip_options = false});
     d.from_tcp(syn, kRouter);
     EXPECT_TRUE(same_packets(d.out(), {xlt::expected_sal_syn(kRouter, kSynOptionsKept)}));
 }
 
-TEST(TranslatorSyn, MssIsClampedToTheSmallerMtu) {
+TEST(engine_translator_syn, MssIsClampedToTheSmallerMtu) {
     struct Case {
         uint16_t sal_mtu, tcp_mtu, client_mss, want_mss;
     };
@@ -69,7 +69,7 @@ TEST(TranslatorSyn, MssIsClampedToTheSmallerMtu) {
     }
 }
 
-TEST(TranslatorSyn, RetransmissionKeepsIssAndNonceAndGoesWhereItIsResolved) {
+TEST(engine_translator_syn, RetransmissionKeepsIssAndNonceAndGoesWhereItIsResolved) {
     FlowDriver d;
     Bytes syn = xlt::client_syn();
     d.init_translator(syn);
@@ -85,7 +85,7 @@ TEST(TranslatorSyn, RetransmissionKeepsIssAndNonceAndGoesWhereItIsResolved) {
     EXPECT_EQ(d.flow.snd_nxt, kIss + 1) << "a retransmission consumes no verno";
 }
 
-TEST(TranslatorSyn, NoDestinationMeansNoRoute) {
+TEST(engine_translator_syn, NoDestinationMeansNoRoute) {
     FlowDriver d;
     Bytes syn = xlt::client_syn();
     d.init_translator(syn);
@@ -95,7 +95,7 @@ TEST(TranslatorSyn, NoDestinationMeansNoRoute) {
     EXPECT_TRUE(d.out().empty());
 }
 
-TEST(TranslatorSyn, NothingElseIsTranslatedBeforeTheSynAck) {
+TEST(engine_translator_syn, NothingElseIsTranslatedBeforeTheSynAck) {
     FlowDriver d;
     Bytes syn = xlt::client_syn();
     d.init_translator(syn);
@@ -112,7 +112,7 @@ TEST(TranslatorSyn, NothingElseIsTranslatedBeforeTheSynAck) {
     EXPECT_EQ(d.snapshot(), before);
 }
 
-TEST(TranslatorSynAck, BecomesTheClientsSynAckWithPortsRestoredAndMssClamped) {
+TEST(engine_translator_synack, BecomesTheClientsSynAckWithPortsRestoredAndMssClamped) {
     FlowDriver d;
     Bytes syn = xlt::client_syn();
     d.init_translator(syn);
@@ -132,7 +132,7 @@ TEST(TranslatorSynAck, BecomesTheClientsSynAckWithPortsRestoredAndMssClamped) {
 
 // The peer is the last SOURCE address, not the IP source: an instance
 // behind a NAT answers from the router's address (protocol section 12).
-TEST(TranslatorSynAck, PeerIsTheLastSourceAddress) {
+TEST(engine_translator_synack, PeerIsTheLastSourceAddress) {
     FlowDriver d;
     Bytes syn = xlt::client_syn();
     d.init_translator(syn);
@@ -144,7 +144,7 @@ TEST(TranslatorSynAck, PeerIsTheLastSourceAddress) {
         d.out(), {xlt::expected_handshake_ack(kClientIsn + 1, kServerIsn + 1, SVX_TCP_ACK)}));
 }
 
-TEST(TranslatorSynAck, WithoutSourceThePeerIsTheIpSource) {
+TEST(engine_translator_synack, WithoutSourceThePeerIsTheIpSource) {
     FlowDriver d;
     Bytes syn = xlt::client_syn();
     d.init_translator(syn);
@@ -164,24 +164,23 @@ TEST(TranslatorSynAck, WithoutSourceThePeerIsTheIpSource) {
     EXPECT_TRUE(d.from_sal(synack).established);
     EXPECT_EQ(d.snapshot().sal_peer, kInstanceB);
     d.from_tcp(xlt::client_segment(kClientIsn + 1, kServerIsn + 1, SVX_TCP_ACK));
-    EXPECT_TRUE(same_packets(d.out(), {xlt::expected_handshake_ack(
-                                          kClientIsn + 1, kServerIsn + 1, SVX_TCP_ACK, 502,
-                                          kInstanceB)}));
+    EXPECT_TRUE(same_packets(d.out(), {xlt::expected_handshake_ack(kClientIsn + 1, kServerIsn + 1,
+                                                                   SVX_TCP_ACK, 502, kInstanceB)}));
 }
 
-TEST(TranslatorSynAck, SackAndTimestampsOfTheInstanceFollowTheStripSetting) {
+TEST(engine_translator_synack, SackAndTimestampsOfTheInstanceFollowTheStripSetting) {
     // A Linux instance behind a host agent answers with SACK and timestamps.
-    const std::array<uint8_t, 20> synack_options = {
-        2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 9, 0x11, 0x22, 0x33, 0x44, 1, 3, 3, 7};
+    const std::array<uint8_t, 20> synack_options = {2, 4, 0x05, 0xb4, 4,    2,    8, 10, 0, 0,
+                                                    0, 9, 0x11, 0x22, 0x33, 0x44, 1, 3,  3, 7};
     const std::array<uint8_t, 20> stripped = {2, 4, 0x05, 0xa8, 1, 1, 1, 1, 1, 1,
-                                              1, 1, 1, 1, 1, 1, 1, 3, 3, 7};
-    const std::array<uint8_t, 20> kept = {2, 4, 0x05, 0xa8, 4,    2,    8,    10, 0, 0,
-                                          0, 9, 0x11, 0x22, 0x33, 0x44, 1, 3, 3, 7};
+                                              1, 1, 1,    1,    1, 1, 1, 3, 3, 7};
+    const std::array<uint8_t, 20> kept = {2, 4, 0x05, 0xa8, 4,    2,    8, 10, 0, 0,
+                                          0, 9, 0x11, 0x22, 0x33, 0x44, 1, 3,  3, 7};
     for (bool strip : {true, false}) {
         SCOPED_TRACE(strip ? "strip" : "keep");
         FlowDriver d;
         Bytes syn = xlt::client_syn();
-        d.init_translator(syn, strip);
+        d.init_translator(syn, {.strip_options = strip});
         d.from_tcp(syn, kRouter);
         const std::array<Ipv4Addr, 3> source = {kTranslatorSal, kRouter, kInstanceA};
         d.from_sal(PacketBuilder()
@@ -210,7 +209,7 @@ TEST(TranslatorSynAck, SackAndTimestampsOfTheInstanceFollowTheStripSetting) {
     }
 }
 
-TEST(TranslatorSynAck, WrongAcknoIsRefused) {
+TEST(engine_translator_synack, WrongAcknoIsRefused) {
     for (uint32_t ackno : {kIss, kIss + 2, 0u, kIss + 0x80000000u}) {
         SCOPED_TRACE(testing::Message() << "ackno 0x" << std::hex << ackno);
         FlowDriver d;
@@ -227,7 +226,7 @@ TEST(TranslatorSynAck, WrongAcknoIsRefused) {
     }
 }
 
-TEST(TranslatorHandshakeAck, ClientAckBecomesHandshakeAck) {
+TEST(engine_translator_handshake_ack, ClientAckBecomesHandshakeAck) {
     FlowDriver d;
     Bytes syn = xlt::client_syn();
     d.init_translator(syn);
@@ -247,7 +246,7 @@ TEST(TranslatorHandshakeAck, ClientAckBecomesHandshakeAck) {
         d.out(), {xlt::expected_sal_segment(kClientIsn + 1, kServerIsn + 1, SVX_TCP_ACK)}));
 }
 
-TEST(TranslatorHandshakeAck, PayloadFollowsTheHandshakeAckAsData) {
+TEST(engine_translator_handshake_ack, PayloadFollowsTheHandshakeAckAsData) {
     FlowDriver d;
     Bytes syn = xlt::client_syn();
     d.init_translator(syn);
@@ -266,7 +265,7 @@ TEST(TranslatorHandshakeAck, PayloadFollowsTheHandshakeAckAsData) {
     EXPECT_EQ(d.flow.tcp_nxt, kClientIsn + 1 + 18);
 }
 
-TEST(TranslatorData, BothWaysWithBaseHeaderOnlyAndValidChecksums) {
+TEST(engine_translator_data, BothWaysWithBaseHeaderOnlyAndValidChecksums) {
     FlowDriver d;
     xlt::establish(d);
     const uint8_t psh_ack = SVX_TCP_PSH | SVX_TCP_ACK;
@@ -301,9 +300,9 @@ TEST(TranslatorData, BothWaysWithBaseHeaderOnlyAndValidChecksums) {
     EXPECT_EQ(sal_view_of(d.out()[0]).sal.len, SVX_SAL_BASE_LEN);
 
     // Instance -> client.
-    EXPECT_EQ(d.from_sal(xlt::instance_segment(kServerIsn + 1, kClientIsn + 5, psh_ack, "pong"))
-                  .action,
-              SVX_ACT_CONSUMED);
+    EXPECT_EQ(
+        d.from_sal(xlt::instance_segment(kServerIsn + 1, kClientIsn + 5, psh_ack, "pong")).action,
+        SVX_ACT_CONSUMED);
     ASSERT_TRUE(same_packets(
         d.out(), {xlt::expected_client_segment(kServerIsn + 1, kClientIsn + 5, psh_ack, "pong")}));
     EXPECT_TRUE(tcp_checksums_valid(d.out()[0]));
@@ -316,7 +315,7 @@ TEST(TranslatorData, BothWaysWithBaseHeaderOnlyAndValidChecksums) {
     EXPECT_EQ(d.flow.stats.bytes_in[1], 4u);
 }
 
-TEST(TranslatorSynAck, DuplicateIsResentAndTheNextAckIsAHandshakeAckAgain) {
+TEST(engine_translator_synack, DuplicateIsResentAndTheNextAckIsAHandshakeAckAgain) {
     FlowDriver d;
     xlt::establish(d);
     auto before = d.snapshot();
@@ -337,7 +336,7 @@ TEST(TranslatorSynAck, DuplicateIsResentAndTheNextAckIsAHandshakeAckAgain) {
 }
 
 // Protocol section 19.5: a SYN retransmission reached a second instance.
-TEST(TranslatorSynAck, LateSynAckFromAnotherInstanceIsResetAndTheFlowKept) {
+TEST(engine_translator_synack, LateSynAckFromAnotherInstanceIsResetAndTheFlowKept) {
     FlowDriver d;
     xlt::establish(d);
     auto before = d.snapshot();
@@ -356,9 +355,9 @@ TEST(TranslatorSynAck, LateSynAckFromAnotherInstanceIsResetAndTheFlowKept) {
     svx_result r = d.from_sal(late);
     EXPECT_EQ(r.action, SVX_ACT_DROP);
     EXPECT_EQ(r.reason, SVX_E_STATE);
-    ASSERT_TRUE(same_packets(d.out(), {xlt::expected_control(SVX_CTL_RST | SVX_CTL_ACK, kIss + 1,
-                                                             other_iss + 1, kInstanceB,
-                                                             other_flow)}));
+    ASSERT_TRUE(
+        same_packets(d.out(), {xlt::expected_control(SVX_CTL_RST | SVX_CTL_ACK, kIss + 1,
+                                                     other_iss + 1, kInstanceB, other_flow)}));
     EXPECT_TRUE(sal_checksums_valid(d.out()[0]));
     EXPECT_EQ(d.snapshot(), before);
     // Traffic still goes to instance A.
@@ -374,7 +373,7 @@ TEST(TranslatorSynAck, LateSynAckFromAnotherInstanceIsResetAndTheFlowKept) {
 // answers the client and the connection hangs until the established timeout.
 // Expected: the retransmitted SYN is sent again, unchanged, to the instance
 // that answered, whose duplicate SYN-ACK is then passed to the client.
-TEST(TranslatorSynAck, ClientSynRetransmittedAfterALostSynAckReachesTheInstance) {
+TEST(engine_translator_synack, ClientSynRetransmittedAfterALostSynAckReachesTheInstance) {
     FlowDriver d;
     Bytes syn = xlt::client_syn();
     d.init_translator(syn);

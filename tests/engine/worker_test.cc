@@ -21,8 +21,8 @@ using engine::Verdict;
 
 constexpr uint8_t kPshAck = SVX_TCP_PSH | SVX_TCP_ACK;
 constexpr uint8_t kFinAck = SVX_TCP_FIN | SVX_TCP_ACK;
-constexpr std::array<uint8_t, 20> kSynOptionsStripped = {
-    2, 4, 0x05, 0xa8, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 7};
+constexpr std::array<uint8_t, 20> kSynOptionsStripped = {2, 4, 0x05, 0xa8, 1, 1, 1, 1, 1, 1,
+                                                         1, 1, 1,    1,    1, 1, 1, 3, 3, 7};
 constexpr std::array<uint8_t, 20> kLinuxSynOptions = {
     2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0x11, 0x22, 0x33, 0x44, 0, 0, 0, 0, 1, 3, 3, 7};
 
@@ -210,7 +210,7 @@ svx_flow_state state_of(const WorkerRig& rig, uint16_t client_port) {
 
 // --------------------------------------------------------------- translator
 
-TEST(WorkerTranslator, HandshakeDataAndCounters) {
+TEST(engine_worker_translator, HandshakeDataAndCounters) {
     WorkerRig rig;
     Conn c;
     ASSERT_NO_FATAL_FAILURE(establish(rig, c));
@@ -221,7 +221,8 @@ TEST(WorkerTranslator, HandshakeDataAndCounters) {
 
     EXPECT_EQ(rig.process(c.client(kClientIsn + 1, kServerIsn + 1, kPshAck, "ping")),
               Verdict::drop);
-    ASSERT_TRUE(same_packets(rig.out(), {c.want_sal(kClientIsn + 1, kServerIsn + 1, kPshAck, "ping")}));
+    ASSERT_TRUE(
+        same_packets(rig.out(), {c.want_sal(kClientIsn + 1, kServerIsn + 1, kPshAck, "ping")}));
     EXPECT_TRUE(sal_checksums_valid(rig.out()[0]));
     EXPECT_EQ(rig.process(c.instance(kServerIsn + 1, kClientIsn + 5, kPshAck, "pong")),
               Verdict::drop);
@@ -229,13 +230,13 @@ TEST(WorkerTranslator, HandshakeDataAndCounters) {
         same_packets(rig.out(), {c.want_client(kServerIsn + 1, kClientIsn + 5, kPshAck, "pong")}));
     EXPECT_TRUE(tcp_checksums_valid(rig.out()[0]));
     EXPECT_EQ(rig.counters().event(Event::packets), 5u);
-    EXPECT_EQ(rig.counters().event(Event::emitted), 4u);
+    EXPECT_EQ(rig.counters().event(Event::emitted), 5u);
     EXPECT_EQ(rig.worker().flow_count(), 1u);
 }
 
 // Every SYN (retransmissions included) is resolved again: with two equal
 // static targets both are chosen, and every copy has the same ISS and nonce.
-TEST(WorkerTranslator, SynRetransmissionsAreResolvedAgainAcrossBothTargets) {
+TEST(engine_worker_translator, SynRetransmissionsAreResolvedAgainAcrossBothTargets) {
     WorkerRig::Options options;
     options.static_two_targets = true;
     WorkerRig rig(options);
@@ -263,7 +264,7 @@ TEST(WorkerTranslator, SynRetransmissionsAreResolvedAgainAcrossBothTargets) {
     EXPECT_EQ(rig.counters().event(Event::flows_created), 1u);
 }
 
-TEST(WorkerTranslator, CloseThroughTheWorkerWithRetransmissionAndTimeWait) {
+TEST(engine_worker_translator, CloseThroughTheWorkerWithRetransmissionAndTimeWait) {
     WorkerRig rig;
     Conn c;
     ASSERT_NO_FATAL_FAILURE(establish(rig, c, 1000));
@@ -271,8 +272,8 @@ TEST(WorkerTranslator, CloseThroughTheWorkerWithRetransmissionAndTimeWait) {
     EXPECT_TRUE(same_packets(rig.out(), {c.want_sal(kClientIsn + 1, kServerIsn + 1, kFinAck)}));
     rig.process(c.instance(kServerIsn + 1, kClientIsn + 2, SVX_TCP_ACK), 2000);
     const Bytes fin = c.want_control(SVX_CTL_FIN, c.iss + 1, kPeerIss + 1);
-    EXPECT_TRUE(same_packets(rig.out(), {fin, c.want_client(kServerIsn + 1, kClientIsn + 2,
-                                                            SVX_TCP_ACK)}));
+    EXPECT_TRUE(
+        same_packets(rig.out(), {fin, c.want_client(kServerIsn + 1, kClientIsn + 2, SVX_TCP_ACK)}));
     // The worker's timer retransmits it.
     rig.tick(2999);
     EXPECT_TRUE(rig.out().empty());
@@ -298,7 +299,7 @@ TEST(WorkerTranslator, CloseThroughTheWorkerWithRetransmissionAndTimeWait) {
     EXPECT_EQ(rig.worker().flow_count(), 1u);
 }
 
-TEST(WorkerTranslator, UnacknowledgedFinGivesUpThroughTheWorkerTimer) {
+TEST(engine_worker_translator, UnacknowledgedFinGivesUpThroughTheWorkerTimer) {
     WorkerRig rig;
     Conn c;
     ASSERT_NO_FATAL_FAILURE(establish(rig, c, 1000));
@@ -309,14 +310,14 @@ TEST(WorkerTranslator, UnacknowledgedFinGivesUpThroughTheWorkerTimer) {
         EXPECT_EQ(rig.out().size(), 1u) << at;
     }
     rig.tick(12000);
-    EXPECT_TRUE(same_packets(rig.out(),
-                             {c.want_control(SVX_CTL_RST | SVX_CTL_ACK, c.iss + 2, kPeerIss + 1),
-                              c.want_client_rst(kServerIsn + 1, kClientIsn + 2)}));
+    EXPECT_TRUE(
+        same_packets(rig.out(), {c.want_control(SVX_CTL_RST | SVX_CTL_ACK, c.iss + 2, kPeerIss + 1),
+                                 c.want_client_rst(kServerIsn + 1, kClientIsn + 2)}));
     EXPECT_EQ(state_of(rig, kClientPort), SVX_FS_CLOSED);
     EXPECT_EQ(rig.counters().event(Event::flows_closed), 1u);
 }
 
-TEST(WorkerTranslator, SalResetClosesTheFlow) {
+TEST(engine_worker_translator, SalResetClosesTheFlow) {
     WorkerRig rig;
     Conn c;
     ASSERT_NO_FATAL_FAILURE(establish(rig, c));
@@ -326,17 +327,17 @@ TEST(WorkerTranslator, SalResetClosesTheFlow) {
     EXPECT_EQ(rig.counters().event(Event::flows_closed), 1u);
 }
 
-TEST(WorkerTranslator, AbortAllResetsEveryLiveFlow) {
+TEST(engine_worker_translator, AbortAllResetsEveryLiveFlow) {
     WorkerRig rig;
     Conn c;
     ASSERT_NO_FATAL_FAILURE(establish(rig, c));
     rig.abort_all();
-    EXPECT_TRUE(same_packets(rig.out(),
-                             {c.want_control(SVX_CTL_RST | SVX_CTL_ACK, c.iss + 1, kPeerIss + 1),
-                              c.want_client_rst(kServerIsn + 1, kClientIsn + 1)}));
+    EXPECT_TRUE(
+        same_packets(rig.out(), {c.want_control(SVX_CTL_RST | SVX_CTL_ACK, c.iss + 1, kPeerIss + 1),
+                                 c.want_client_rst(kServerIsn + 1, kClientIsn + 1)}));
 }
 
-TEST(WorkerTcp, CorruptedSegmentIsDroppedUnlessItsChecksumIsPartial) {
+TEST(engine_worker_tcp, CorruptedSegmentIsDroppedUnlessItsChecksumIsPartial) {
     WorkerRig rig;
     Conn c;
     ASSERT_NO_FATAL_FAILURE(establish(rig, c));
@@ -357,7 +358,8 @@ TEST(WorkerTcp, CorruptedSegmentIsDroppedUnlessItsChecksumIsPartial) {
     // Locally generated: the kernel has not finished the checksum yet; the
     // translation gets a full one.
     EXPECT_EQ(rig.process(corrupted, 1000, /*partial=*/true), Verdict::drop);
-    EXPECT_TRUE(same_packets(rig.out(), {c.want_sal(kClientIsn + 1, kServerIsn + 1, kPshAck, "data")}));
+    EXPECT_TRUE(
+        same_packets(rig.out(), {c.want_sal(kClientIsn + 1, kServerIsn + 1, kPshAck, "data")}));
 }
 
 // ------------------------------------------------------- malformed SAL
@@ -392,9 +394,10 @@ std::vector<Malformed> malformed_packets(const Conn& c) {
         p[0] = 0x4f; // IHL 15: 60 bytes, more than the 52 there are
         out.push_back({"IHL beyond the packet", SVX_E_IP_HDR_LEN, p});
     }
-    out.push_back({"total length beyond the packet", SVX_E_IP_TOT_LEN,
-                   rst().ip_tot_len(53).build()});
-    out.push_back({"total length below the header", SVX_E_IP_TOT_LEN, rst().ip_tot_len(19).build()});
+    out.push_back(
+        {"total length beyond the packet", SVX_E_IP_TOT_LEN, rst().ip_tot_len(53).build()});
+    out.push_back(
+        {"total length below the header", SVX_E_IP_TOT_LEN, rst().ip_tot_len(19).build()});
     out.push_back({"fragment", SVX_E_IP_FRAGMENT, rst().ip_frag(SVX_IPV4_MF).build()});
     out.push_back({"fragment offset", SVX_E_IP_FRAGMENT, rst().ip_frag(0x0010).build()});
     const std::array<uint8_t, 8> flow_ids_only = {0, 0, 0, 7, 0, 0, 0, 3};
@@ -402,14 +405,16 @@ std::vector<Malformed> malformed_packets(const Conn& c) {
                    PacketBuilder().ipv4(kInstanceA, kTranslatorSal).body(flow_ids_only).build()});
     out.push_back({"SHL beyond the packet", SVX_E_SAL_TRUNCATED, rst().sal_shl(9).build()});
     out.push_back({"SHL below 3", SVX_E_SAL_SHL, rst().sal_shl(2).build()});
-    out.push_back({"extension type 5", SVX_E_EXT_TYPE, rst().raw_sal_tail({0x50, 4, 0, 0}).build()});
+    out.push_back(
+        {"extension type 5", SVX_E_EXT_TYPE, rst().raw_sal_tail({0x50, 4, 0, 0}).build()});
     {
         Bytes short_control = {0x10, 16, SVX_CTL_RST, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-        out.push_back({"CONTROL of 16 bytes", SVX_E_EXT_LEN,
-                       base().raw_sal_tail(short_control).build()});
+        out.push_back(
+            {"CONTROL of 16 bytes", SVX_E_EXT_LEN, base().raw_sal_tail(short_control).build()});
     }
-    out.push_back({"SOURCE of 3 + 1/4 addresses", SVX_E_EXT_LEN,
-                   rst().raw_sal_tail({0x40, 13, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 0, 0}).build()});
+    out.push_back(
+        {"SOURCE of 3 + 1/4 addresses", SVX_E_EXT_LEN,
+         rst().raw_sal_tail({0x40, 13, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 0, 0}).build()});
     out.push_back({"SOURCE past the header", SVX_E_EXT_OVERRUN,
                    rst().raw_sal_tail({0x40, 12, 0, 0, 10, 0, 0, 1}).build()});
     out.push_back({"extension header cut by the header end", SVX_E_EXT_OVERRUN,
@@ -477,7 +482,7 @@ std::vector<Malformed> malformed_packets(const Conn& c) {
 
 // Each would reset the flow if it were accepted; each is dropped, counted
 // under its own reason, answers nothing and leaves the flow as it was.
-TEST(WorkerMalformed, EveryParseErrorIsCountedAndTheFlowUntouched) {
+TEST(engine_worker_malformed, EveryParseErrorIsCountedAndTheFlowUntouched) {
     WorkerRig rig;
     Conn c;
     ASSERT_NO_FATAL_FAILURE(establish(rig, c));
@@ -497,16 +502,20 @@ TEST(WorkerMalformed, EveryParseErrorIsCountedAndTheFlowUntouched) {
         EXPECT_EQ(after.stats.packets_in[1], before.stats.packets_in[1]);
         EXPECT_EQ(after.last_ms, before.last_ms);
     }
-    // Every parse error the worker can see (IP_TRUNCATED and IP_VERSION are
+    // Every parse error the worker can see: IP_TRUNCATED and IP_VERSION are
     // "not ours", NOT_SAL cannot happen for protocol 144, and the kernel
-    // checks IP header checksums before the queue).
-    EXPECT_EQ(reasons.size(), 14u);
+    // checks IPv4 header checksums before the queue.
+    const std::set<svx_err> all = {
+        SVX_E_IP_HDR_LEN, SVX_E_IP_TOT_LEN, SVX_E_IP_FRAGMENT,  SVX_E_SAL_TRUNCATED, SVX_E_SAL_SHL,
+        SVX_E_EXT_TYPE,   SVX_E_EXT_LEN,    SVX_E_EXT_OVERRUN,  SVX_E_EXT_COUNT,     SVX_E_EXT_DUP,
+        SVX_E_SAL_CSUM,   SVX_E_L4_PROTO,   SVX_E_L4_TRUNCATED, SVX_E_L4_HDR_LEN,    SVX_E_L4_CSUM};
+    EXPECT_EQ(reasons, all);
     // The genuine reset still works.
     rig.process(c.instance_control(SVX_CTL_RST | SVX_CTL_ACK, kPeerIss + 1, c.iss + 1));
     EXPECT_TRUE(same_packets(rig.out(), {c.want_client_rst(kServerIsn + 1, kClientIsn + 1)}));
 }
 
-TEST(WorkerMalformed, TooShortOrNotIpv4IsNotOurs) {
+TEST(engine_worker_malformed, TooShortOrNotIpv4IsNotOurs) {
     WorkerRig rig;
     Bytes ipv6_like = xlt::instance_control(SVX_CTL_ACK, 1, 2);
     ipv6_like[0] = 0x65;
@@ -520,7 +529,7 @@ TEST(WorkerMalformed, TooShortOrNotIpv4IsNotOurs) {
 
 // ------------------------------------------------- packets without a flow
 
-TEST(WorkerNoFlow, SalPacketForAnUnknownFlowGetsThePassiveRst) {
+TEST(engine_worker_no_flow, SalPacketForAnUnknownFlowGetsThePassiveRst) {
     WorkerRig rig;
     const uint32_t unknown = 0x4242, src = 0x77;
     // Data (no CONTROL): RST|ACK, ackno 0, zero nonce.
@@ -570,7 +579,7 @@ TEST(WorkerNoFlow, SalPacketForAnUnknownFlowGetsThePassiveRst) {
     EXPECT_EQ(rig.worker().flow_count(), 0u);
 }
 
-TEST(WorkerNoFlow, NoPassiveRstForAResetOrAPureSyn) {
+TEST(engine_worker_no_flow, NoPassiveRstForAResetOrAPureSyn) {
     WorkerRig rig;
     rig.process(PacketBuilder()
                     .ipv4(kInstanceA, kTranslatorSal)
@@ -581,8 +590,6 @@ TEST(WorkerNoFlow, NoPassiveRstForAResetOrAPureSyn) {
     EXPECT_EQ(rig.counters().drops(SVX_E_NO_FLOW), 1u);
     // A SYN to the translator's address: nothing here serves it, and SYNs are
     // left unanswered as by the reference.
-    EXPECT_EQ(rig.process(host::sal_syn()), Verdict::drop);
-    EXPECT_TRUE(rig.out().empty()) << "sent to kInstanceA: not our address either";
     Bytes syn_to_us = PacketBuilder()
                           .ipv4(kInstanceB, kTranslatorSal)
                           .sal(0x55, 0)
@@ -598,7 +605,7 @@ TEST(WorkerNoFlow, NoPassiveRstForAResetOrAPureSyn) {
     EXPECT_EQ(rig.worker().flow_count(), 0u);
 }
 
-TEST(WorkerNoFlow, TcpSegmentWithoutAFlowGetsAReset) {
+TEST(engine_worker_no_flow, TcpSegmentWithoutAFlowGetsAReset) {
     WorkerRig rig;
     // With ACK: RST, seq = its ack.
     EXPECT_EQ(rig.process(xlt::client_segment(1000, 5000, SVX_TCP_ACK, "late")), Verdict::drop);
@@ -647,7 +654,7 @@ void expect_all_accepted_untouched(WorkerRig& rig, const std::vector<Foreign>& p
     EXPECT_EQ(rig.worker().flow_count(), 0u);
 }
 
-TEST(WorkerNotOurs, OtherProtocolAddressOrPortIsAcceptedUntouched) {
+TEST(engine_worker_not_ours, OtherProtocolAddressOrPortIsAcceptedUntouched) {
     WorkerRig::Options options;
     options.host = true;
     WorkerRig rig(options);
@@ -655,67 +662,63 @@ TEST(WorkerNotOurs, OtherProtocolAddressOrPortIsAcceptedUntouched) {
     expect_all_accepted_untouched(
         rig, {{"UDP", PacketBuilder().ipv4(kClient, kPublic).udp(5353, 53).payload("q").build()},
               {"ICMP echo", PacketBuilder().ipv4(kClient, kPublic).ip_proto(1).body(echo).build()},
-              {"TCP to another port",
-               PacketBuilder()
-                   .ipv4(kClient, kPublic)
-                   .tcp(kClientPort, 443)
-                   .seq(1)
-                   .flags(SVX_TCP_SYN)
-                   .build()},
-              {"TCP to another address",
-               PacketBuilder()
-                   .ipv4(kClient, kElsewhere)
-                   .tcp(kClientPort, kPublicPort)
-                   .seq(1)
-                   .flags(SVX_TCP_SYN)
-                   .build()},
-              {"local server talking to a local client",
-               PacketBuilder()
-                   .ipv4(kInstanceA, kInstanceA)
-                   .tcp(kServerPort, 33333)
-                   .seq(1)
-                   .ack(2)
-                   .flags(SVX_TCP_ACK)
-                   .build()}});
+              {"TCP to another port", PacketBuilder()
+                                          .ipv4(kClient, kPublic)
+                                          .tcp(kClientPort, 443)
+                                          .seq(1)
+                                          .flags(SVX_TCP_SYN)
+                                          .build()},
+              {"TCP to another address", PacketBuilder()
+                                             .ipv4(kClient, kElsewhere)
+                                             .tcp(kClientPort, kPublicPort)
+                                             .seq(1)
+                                             .flags(SVX_TCP_SYN)
+                                             .build()},
+              {"local server talking to a local client", PacketBuilder()
+                                                             .ipv4(kInstanceA, kInstanceA)
+                                                             .tcp(kServerPort, 33333)
+                                                             .seq(1)
+                                                             .ack(2)
+                                                             .flags(SVX_TCP_ACK)
+                                                             .build()}});
 }
 
 // SAL that is not addressed to any of our addresses (translator, host
 // agent, router) belongs to someone else: the engine must let it pass, not
 // drop it and certainly not answer it with a passive RST in the other
 // host's name.
-TEST(WorkerNotOurs, SalToAnotherAddressIsAcceptedUntouched) {
+TEST(engine_worker_not_ours, SalToAnotherAddressIsAcceptedUntouched) {
     WorkerRig::Options options;
     options.host = true;
     WorkerRig rig(options);
-    expect_all_accepted_untouched(
-        rig, {{"SAL data", PacketBuilder()
-                               .ipv4(kInstanceB, kElsewhere)
-                               .sal(0x77, 0x4242)
-                               .tcp(0, 0)
-                               .seq(1)
-                               .ack(2)
-                               .flags(SVX_TCP_ACK)
-                               .build()},
-              {"SAL FIN", PacketBuilder()
-                              .ipv4(kInstanceB, kElsewhere)
-                              .sal(0x77, 0x4242)
-                              .control(SVX_CTL_FIN, 1, 2, 3)
-                              .build()},
-              {"SAL SYN", PacketBuilder()
-                              .ipv4(kInstanceB, kElsewhere)
-                              .sal(0x77, 0)
-                              .control(SVX_CTL_SYN, 1, 0, 3)
-                              .service(service_id())
-                              .tcp(0, 0)
-                              .seq(1)
-                              .flags(SVX_TCP_SYN)
-                              .build()}});
+    expect_all_accepted_untouched(rig, {{"SAL data", PacketBuilder()
+                                                         .ipv4(kInstanceB, kElsewhere)
+                                                         .sal(0x77, 0x4242)
+                                                         .tcp(0, 0)
+                                                         .seq(1)
+                                                         .ack(2)
+                                                         .flags(SVX_TCP_ACK)
+                                                         .build()},
+                                        {"SAL FIN", PacketBuilder()
+                                                        .ipv4(kInstanceB, kElsewhere)
+                                                        .sal(0x77, 0x4242)
+                                                        .control(SVX_CTL_FIN, 1, 2, 3)
+                                                        .build()},
+                                        {"SAL SYN", PacketBuilder()
+                                                        .ipv4(kInstanceB, kElsewhere)
+                                                        .sal(0x77, 0)
+                                                        .control(SVX_CTL_SYN, 1, 0, 3)
+                                                        .service(service_id())
+                                                        .tcp(0, 0)
+                                                        .seq(1)
+                                                        .flags(SVX_TCP_SYN)
+                                                        .build()}});
     EXPECT_EQ(rig.counters().event(Event::passive_resets), 0u);
 }
 
 // --------------------------------------------------------- table limits
 
-TEST(WorkerLimits, OldestEmbryonicFlowIsEvictedForANewSyn) {
+TEST(engine_worker_limits, OldestEmbryonicFlowIsEvictedForANewSyn) {
     WorkerRig::Options options;
     options.limits.max_embryonic = 2;
     WorkerRig rig(options);
@@ -727,8 +730,8 @@ TEST(WorkerLimits, OldestEmbryonicFlowIsEvictedForANewSyn) {
     third.learn(rig);
     EXPECT_EQ(rig.counters().event(Event::embryonic_evicted), 1u);
     // The victim's client is refused; the new SYN goes out.
-    EXPECT_TRUE(
-        same_packets(rig.out(), {first.want_client_rst(0, kClientIsn + 1), third.want_syn(kRouter)}));
+    EXPECT_TRUE(same_packets(rig.out(),
+                             {first.want_client_rst(0, kClientIsn + 1), third.want_syn(kRouter)}));
     EXPECT_EQ(rig.worker().flow_count(), 2u);
     EXPECT_FALSE(rig.flow_by_tcp_remote_port(40001));
     EXPECT_TRUE(rig.flow_by_tcp_remote_port(40002));
@@ -739,7 +742,7 @@ TEST(WorkerLimits, OldestEmbryonicFlowIsEvictedForANewSyn) {
     EXPECT_EQ(rig.counters().event(Event::passive_resets), 1u);
 }
 
-TEST(WorkerLimits, EstablishedFlowsAreNeverEvictedAndAFullTableRefuses) {
+TEST(engine_worker_limits, EstablishedFlowsAreNeverEvictedAndAFullTableRefuses) {
     WorkerRig::Options options;
     options.limits.max_flows = 3;
     options.limits.max_embryonic = 1;
@@ -750,8 +753,15 @@ TEST(WorkerLimits, EstablishedFlowsAreNeverEvictedAndAFullTableRefuses) {
     ASSERT_NO_FATAL_FAILURE(establish(rig, a, 1000));
     ASSERT_NO_FATAL_FAILURE(establish(rig, b, 1001));
     rig.process(c.syn(), 1002); // embryonic
-    ASSERT_NO_FATAL_FAILURE(establish(rig, d, 1003)); // evicts c
+    // d's SYN evicts c, whose client is refused.
+    rig.process(d.syn(), 1003);
+    d.learn(rig);
+    EXPECT_TRUE(
+        same_packets(rig.out(), {c.want_client_rst(0, kClientIsn + 1), d.want_syn(kRouter)}));
     EXPECT_EQ(rig.counters().event(Event::embryonic_evicted), 1u);
+    rig.process(d.synack(), 1003);
+    rig.process(d.client(kClientIsn + 1, kServerIsn + 1, SVX_TCP_ACK), 1003);
+    EXPECT_TRUE(same_packets(rig.out(), {d.want_handshake_ack()}));
     EXPECT_FALSE(rig.flow_by_tcp_remote_port(40003));
     // Three established flows: the next SYN finds no embryonic flow to evict.
     EXPECT_EQ(rig.process(e.syn(), 1004), Verdict::drop);
@@ -763,9 +773,10 @@ TEST(WorkerLimits, EstablishedFlowsAreNeverEvictedAndAFullTableRefuses) {
         EXPECT_EQ(state_of(rig, port), SVX_FS_ESTABLISHED) << port;
 }
 
-TEST(WorkerLimits, FlowsExpireByTheirStatesTimeout) {
+TEST(engine_worker_limits, FlowsExpireByTheirStatesTimeout) {
     WorkerRig::Options options;
-    options.limits.timeout_ms = {1000, 5000, 2000, 500}; // embryonic, established, closing, time-wait
+    options.limits.timeout_ms = {1000, 5000, 2000,
+                                 500}; // embryonic, established, closing, time-wait
     WorkerRig rig(options);
     const uint64_t t = 10000;
     Conn embryonic{.client_port = 40001, .peer_flow = 11},
@@ -805,16 +816,16 @@ TEST(WorkerLimits, FlowsExpireByTheirStatesTimeout) {
                     closing.want_client_rst(kServerIsn + 1, kClientIsn + 2)}));
     EXPECT_EQ(rig.worker().flow_count(), 1u);
     rig.tick(t + 5000); // established
-    EXPECT_TRUE(same_packets(rig.out(),
-                             {established.want_control(SVX_CTL_RST | SVX_CTL_ACK,
-                                                       established.iss + 1, kPeerIss + 1),
-                              established.want_client_rst(kServerIsn + 1, kClientIsn + 1)}));
+    EXPECT_TRUE(same_packets(
+        rig.out(),
+        {established.want_control(SVX_CTL_RST | SVX_CTL_ACK, established.iss + 1, kPeerIss + 1),
+         established.want_client_rst(kServerIsn + 1, kClientIsn + 1)}));
     EXPECT_EQ(rig.worker().flow_count(), 0u);
     EXPECT_EQ(rig.counters().event(Event::flows_expired), 4u);
 }
 
 // Traffic keeps a flow alive: the timeout counts from its last packet.
-TEST(WorkerLimits, TrafficRestartsTheTimeout) {
+TEST(engine_worker_limits, TrafficRestartsTheTimeout) {
     WorkerRig::Options options;
     options.limits.timeout_ms = {1000, 5000, 2000, 500};
     WorkerRig rig(options);
@@ -827,7 +838,33 @@ TEST(WorkerLimits, TrafficRestartsTheTimeout) {
     EXPECT_EQ(rig.worker().flow_count(), 0u);
 }
 
-TEST(WorkerShards, FlowIdsAndPortsAreCongruentToTheWorkerIndex) {
+// A flow retransmitting its SAL FIN expires at its own closing timeout even
+// when a younger closing flow exists: the retransmission timer must not
+// push it behind that flow in the time-ordered list (expiry stops at the
+// first flow that has not expired).
+TEST(engine_worker_limits, RetransmittingFlowExpiresOnTime) {
+    WorkerRig::Options options;
+    options.limits.timeout_ms = {1000, 5000, 2000, 500};
+    WorkerRig rig(options);
+    Conn old_flow{.client_port = 40001, .peer_flow = 11},
+        young_flow{.client_port = 40002, .peer_flow = 12};
+    ASSERT_NO_FATAL_FAILURE(establish(rig, old_flow, 10000));
+    ASSERT_NO_FATAL_FAILURE(establish(rig, young_flow, 10000));
+    // Old: its client's FIN is acknowledged at 10000, the SAL FIN pending.
+    rig.process(old_flow.client(kClientIsn + 1, kServerIsn + 1, kFinAck), 10000);
+    rig.process(old_flow.instance(kServerIsn + 1, kClientIsn + 2, SVX_TCP_ACK), 10000);
+    ASSERT_EQ(rig.flow_by_tcp_remote_port(40001)->ctl_pending, SVX_CTL_FIN);
+    // Young: closing since 10500, nothing pending.
+    rig.process(young_flow.client(kClientIsn + 1, kServerIsn + 1, kFinAck), 10500);
+    rig.tick(11000); // the SAL FIN is retransmitted
+    EXPECT_EQ(rig.out().size(), 1u);
+    rig.tick(12000); // old: 10000 + 2000
+    EXPECT_FALSE(rig.flow_by_tcp_remote_port(40001)) << "expired late";
+    EXPECT_TRUE(rig.flow_by_tcp_remote_port(40002));
+    EXPECT_EQ(rig.counters().event(Event::flows_expired), 1u);
+}
+
+TEST(engine_worker_shards, FlowIdsAndPortsAreCongruentToTheWorkerIndex) {
     constexpr unsigned kIndex = 2, kCount = 4;
     {
         WorkerRig::Options options;
@@ -902,7 +939,7 @@ Bytes icmp_frag_needed(uint16_t mtu, std::span<const uint8_t> quoted) {
         .build();
 }
 
-TEST(WorkerIcmp, FragNeededReachesTheClient) {
+TEST(engine_worker_icmp, FragNeededReachesTheClient) {
     WorkerRig rig;
     Conn c;
     ASSERT_NO_FATAL_FAILURE(establish(rig, c));
@@ -928,7 +965,7 @@ TEST(WorkerIcmp, FragNeededReachesTheClient) {
     EXPECT_EQ(rig.counters().event(Event::sal_to_tcp), 2u);
 }
 
-TEST(WorkerIcmp, ShortestQuoteAboutOurFlow) {
+TEST(engine_worker_icmp, ShortestQuoteAboutOurFlow) {
     WorkerRig rig;
     Conn c;
     ASSERT_NO_FATAL_FAILURE(establish(rig, c));
@@ -937,7 +974,7 @@ TEST(WorkerIcmp, ShortestQuoteAboutOurFlow) {
     EXPECT_EQ(rig.out().size(), 1u);
 }
 
-TEST(WorkerIcmp, AboutAnUnknownFlowIsDroppedAndOtherIcmpIsNotOurs) {
+TEST(engine_worker_icmp, AboutAnUnknownFlowIsDroppedAndOtherIcmpIsNotOurs) {
     WorkerRig rig;
     Bytes unknown = PacketBuilder()
                         .ipv4(kTranslatorSal, kInstanceA)
@@ -949,8 +986,9 @@ TEST(WorkerIcmp, AboutAnUnknownFlowIsDroppedAndOtherIcmpIsNotOurs) {
     EXPECT_TRUE(rig.out().empty());
     EXPECT_EQ(rig.counters().drops(SVX_E_NO_FLOW), 1u);
     const std::array<uint8_t, 8> echo = {8, 0, 0xf7, 0xff, 0, 0, 0, 0};
-    EXPECT_EQ(rig.process(PacketBuilder().ipv4(kRouter, kTranslatorSal).ip_proto(1).body(echo).build()),
-              Verdict::accept);
+    EXPECT_EQ(
+        rig.process(PacketBuilder().ipv4(kRouter, kTranslatorSal).ip_proto(1).body(echo).build()),
+        Verdict::accept);
     EXPECT_EQ(rig.counters().event(Event::not_ours), 1u);
 }
 
@@ -1054,7 +1092,7 @@ WorkerRig host_rig(engine::FlowLimits limits = {}) {
     return WorkerRig(options);
 }
 
-TEST(WorkerHost, SynToTheLocalServerAndTheWholeHandshake) {
+TEST(engine_worker_host, SynToTheLocalServerAndTheWholeHandshake) {
     WorkerRig rig = host_rig();
     const Bytes syn = host::sal_syn();
     EXPECT_EQ(rig.process(syn), Verdict::drop);
@@ -1081,7 +1119,8 @@ TEST(WorkerHost, SynToTheLocalServerAndTheWholeHandshake) {
     EXPECT_EQ(rig.only_flow()->state, SVX_FS_SYN_RECV);
     // ... the right one completes it.
     rig.process(h.handshake_ack());
-    EXPECT_TRUE(same_packets(rig.out(), {h.want_server(kClientIsn + 1, kServerIsn + 1, SVX_TCP_ACK)}));
+    EXPECT_TRUE(
+        same_packets(rig.out(), {h.want_server(kClientIsn + 1, kServerIsn + 1, SVX_TCP_ACK)}));
     EXPECT_EQ(rig.only_flow()->state, SVX_FS_ESTABLISHED);
 
     rig.process(PacketBuilder()
@@ -1102,7 +1141,7 @@ TEST(WorkerHost, SynToTheLocalServerAndTheWholeHandshake) {
         same_packets(rig.out(), {h.want_sal(kServerIsn + 1, kClientIsn + 6, kPshAck, "200 OK")}));
 }
 
-TEST(WorkerHost, SegmentFromTheServiceWithoutAFlowIsReset) {
+TEST(engine_worker_host, SegmentFromTheServiceWithoutAFlowIsReset) {
     WorkerRig rig = host_rig();
     Bytes stray = PacketBuilder()
                       .ipv4(kInstanceA, kTranslatorSal)
@@ -1124,7 +1163,7 @@ TEST(WorkerHost, SegmentFromTheServiceWithoutAFlowIsReset) {
     EXPECT_TRUE(same_packets(rig.out(), {want}, IpId::compare));
 }
 
-TEST(WorkerHost, SynForAServiceNotHereIsDroppedSilently) {
+TEST(engine_worker_host, SynForAServiceNotHereIsDroppedSilently) {
     WorkerRig rig = host_rig();
     Bytes syn = PacketBuilder()
                     .ipv4(kTranslatorSal, kInstanceA)
@@ -1144,7 +1183,7 @@ TEST(WorkerHost, SynForAServiceNotHereIsDroppedSilently) {
 // A SYN the host agent refuses (SOURCE longer than a flow keeps) must not
 // cost a half-open connection its place: today the embryonic limit evicts
 // the oldest one before the SYN is even checked.
-TEST(WorkerHost, RefusedSynDoesNotEvictAnEmbryonicFlow) {
+TEST(engine_worker_host, RefusedSynDoesNotEvictAnEmbryonicFlow) {
     engine::FlowLimits limits;
     limits.max_embryonic = 1;
     WorkerRig rig = host_rig(limits);

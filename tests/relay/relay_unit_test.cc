@@ -41,14 +41,15 @@ TEST(ProxyV2, BytesMatchTheSpec) {
     Endpoint source{{192, 0, 2, 7}, 51234};      // 51234 = 0xc822
     Endpoint destination{{203, 0, 113, 9}, 443}; // 443 = 0x01bb
     const std::array<std::uint8_t, 28> expected{
-        0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, // "\r\n\r\n\0\r\nQUIT\n"
-        0x21,                   // v2, PROXY
-        0x11,                   // TCP over IPv4
-        0x00, 0x0c,             // 12 address bytes follow
-        0xc0, 0x00, 0x02, 0x07, // 192.0.2.7
-        0xcb, 0x00, 0x71, 0x09, // 203.0.113.9
-        0xc8, 0x22,             // 51234
-        0x01, 0xbb,             // 443
+        0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
+        0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, // "\r\n\r\n\0\r\nQUIT\n"
+        0x21,                               // v2, PROXY
+        0x11,                               // TCP over IPv4
+        0x00, 0x0c,                         // 12 address bytes follow
+        0xc0, 0x00, 0x02, 0x07,             // 192.0.2.7
+        0xcb, 0x00, 0x71, 0x09,             // 203.0.113.9
+        0xc8, 0x22,                         // 51234
+        0x01, 0xbb,                         // 443
     };
     EXPECT_EQ(proxy_v2_header(source, destination), expected);
     EXPECT_EQ(kProxyV2HeaderSize, 16u + 12u);
@@ -69,11 +70,11 @@ TEST(ProxyV2, PortsAreBigEndianAtTheExtremes) {
 TEST(RowDiff, AddedRemovedChangedUnchanged) {
     std::vector<RelayRow> old_rows{row({10, 0, 0, 1}, 80, 1), row({10, 0, 0, 2}, 80, 2),
                                    row({10, 0, 0, 3}, 80, 3), row({10, 0, 0, 4}, 80, 4)};
-    std::vector<RelayRow> next{row({10, 0, 0, 1}, 80, 1, 7),   // unchanged (line ignored)
-                               row({10, 0, 0, 3}, 80, 33),     // service changed
-                               row({10, 0, 0, 4}, 80, 4),      // target changed below
-                               row({10, 0, 0, 5}, 80, 5),      // added
-                               row({10, 0, 0, 1}, 8080, 1)};   // added: other port
+    std::vector<RelayRow> next{row({10, 0, 0, 1}, 80, 1, 7), // unchanged (line ignored)
+                               row({10, 0, 0, 3}, 80, 33),   // service changed
+                               row({10, 0, 0, 4}, 80, 4),    // target changed below
+                               row({10, 0, 0, 5}, 80, 5),    // added
+                               row({10, 0, 0, 1}, 8080, 1)}; // added: other port
     next[2].target = Endpoint{{127, 0, 0, 1}, 9000};
     RowDiff d = diff_rows(old_rows, next);
     EXPECT_EQ(d.unchanged, (std::vector<std::size_t>{0}));
@@ -151,9 +152,9 @@ TEST(Endpoint, ParseAndFormat) {
     EXPECT_EQ(e->port, 80);
     EXPECT_EQ(format_endpoint(*e), "10.0.0.1:80");
     EXPECT_EQ(format_endpoint({{255, 255, 255, 255}, 65535}), "255.255.255.255:65535");
-    for (const char* bad : {"", "10.0.0.1", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536",
-                            "10.0.0:80", "10.0.0.1.1:80", "010.0.0.1:80", "10.0.0.256:80",
-                            "10.0.0.1:080", "a.b.c.d:1", "10.0.0.1:8x"})
+    for (const char* bad :
+         {"", "10.0.0.1", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536", "10.0.0:80", "10.0.0.1.1:80",
+          "010.0.0.1:80", "10.0.0.256:80", "10.0.0.1:080", "a.b.c.d:1", "10.0.0.1:8x"})
         EXPECT_FALSE(parse_endpoint(bad)) << bad;
 }
 
@@ -199,8 +200,7 @@ TEST(Sha256Helper, KnownAnswers) {
     Sha256 abc;
     std::string s = "abc";
     abc.update({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()});
-    EXPECT_EQ(abc.hex_digest(),
-              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(abc.hex_digest(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     Sha256 two_blocks; // 56 bytes: the padding spills into a second block
     std::string t = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
     two_blocks.update({reinterpret_cast<const std::uint8_t*>(t.data()), t.size()});

@@ -89,7 +89,8 @@ std::optional<std::string> default_route_interface(std::string_view text) {
     while (std::getline(in, line)) {
         std::istringstream fields(line);
         std::string iface, destination, gateway, flags, refcnt, use, metric, mask;
-        if (!(fields >> iface >> destination >> gateway >> flags >> refcnt >> use >> metric >> mask))
+        if (!(fields >> iface >> destination >> gateway >> flags >> refcnt >> use >> metric >>
+              mask))
             continue;
         unsigned long flag_bits = std::strtoul(flags.c_str(), nullptr, 16);
         if (destination != "00000000" || mask != "00000000" || !(flag_bits & RTF_UP))

@@ -27,6 +27,7 @@
 #include <system_error>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 namespace svxlat::relay {
@@ -88,7 +89,9 @@ Endpoint from_sockaddr(const sockaddr_in& sa) {
     return e;
 }
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+    return std::strerror(err);
+}
 
 // Counters written by several threads (workers, acceptor, apply) and read by
 // any: relaxed atomic adds, never torn.
@@ -104,6 +107,46 @@ public:
 
 private:
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Counter::count)> values_{};
+};
+
+// Local endpoints of the Serval legs that connect to a row's own pair (no
+// target override). Were one of them to be accepted by our own listener, the
+// engine did not translate it and the relay would chain connections to
+// itself until descriptors run out; such a connection is reset instead.
+class LoopGuard {
+public:
+    static std::uint64_t key(const Endpoint& e) {
+        return (std::uint64_t{e.address[0]} << 40) | (std::uint64_t{e.address[1]} << 32) |
+               (std::uint64_t{e.address[2]} << 24) | (std::uint64_t{e.address[3]} << 16) | e.port;
+    }
+    void erase(std::uint64_t k) {
+        std::lock_guard lock(mutex_);
+        keys_.erase(k);
+    }
+    // connect() + getsockname() + insert, atomically for contains().
+    // Returns connect()'s result (errno kept); `k` receives the key (0: none).
+    int connect_recorded(int fd, const sockaddr_in& to, std::uint64_t& k) {
+        std::lock_guard lock(mutex_);
+        int r = ::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof(to));
+        int err = errno;
+        sockaddr_in local{};
+        socklen_t len = sizeof(local);
+        if ((r == 0 || err == EINPROGRESS) &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+            k = key(from_sockaddr(local));
+            keys_.insert(k);
+        }
+        errno = err;
+        return r;
+    }
+    bool contains(std::uint64_t k) const {
+        std::lock_guard lock(mutex_);
+        return keys_.contains(k);
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::unordered_set<std::uint64_t> keys_;
 };
 
 struct NewConnection {
@@ -144,7 +187,7 @@ struct Direction {
         if (splice_in)
             return pipe_cap > pipe_held ? pipe_cap - pipe_held : 0;
         if (pipe_held > 0)
-            return 0; // older bytes still in the pipe: keep the order
+            return 0;                 // older bytes still in the pipe: keep the order
         return buf.size() - buf_held; // after compaction
     }
 };
@@ -163,6 +206,7 @@ struct Conn {
     std::array<std::uint8_t, kProxyV2HeaderSize> preamble{};
     std::size_t preamble_off = 0, preamble_len = 0;
     bool copy_fallback = false;
+    std::uint64_t loop_key = 0; // in the LoopGuard while nonzero
 
     [[nodiscard]] bool preamble_pending() const { return preamble_off < preamble_len; }
 };
@@ -171,8 +215,8 @@ enum class Outcome { ok, closed };
 
 class Worker {
 public:
-    Worker(unsigned index, const RelayOptions& options)
-        : index_(index), options_(options), epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+    Worker(unsigned index, const RelayOptions& options, LoopGuard& loops)
+        : index_(index), options_(options), loops_(loops), epoll_(::epoll_create1(EPOLL_CLOEXEC)),
           wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
         if (!epoll_ || !wake_)
             throw std::system_error(errno, std::generic_category(), "relay worker");
@@ -183,7 +227,9 @@ public:
     }
     ~Worker() { join(); }
 
-    void start() { thread_ = std::thread([this] { loop(); }); }
+    void start() {
+        thread_ = std::thread([this] { loop(); });
+    }
     void request_stop() {
         stop_.store(true);
         wake();
@@ -220,7 +266,8 @@ public:
             i.bytes_to_client = c->dir[kServer].bytes;
             i.pipe_to_service = c->dir[kClient].held();
             i.pipe_to_client = c->dir[kServer].held();
-            i.pipe_capacity = c->dir[kClient].pipe_cap;
+            const Direction& d0 = c->dir[kClient];
+            i.pipe_capacity = d0.pipe_cap > 0 ? d0.pipe_cap : d0.buf.size();
             i.age = duration_cast<milliseconds>(now - c->created);
             i.idle = duration_cast<milliseconds>(now - c->last_active);
             i.worker = index_;
@@ -243,6 +290,8 @@ private:
         sigemptyset(&mask);
         sigaddset(&mask, SIGPIPE);
         pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+        std::string name = "svxrelay-w" + std::to_string(index_);
+        pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
 
         std::array<epoll_event, kMaxEvents> events{};
         while (!stop_.load()) {
@@ -278,11 +327,11 @@ private:
         auto now = Clock::now();
         auto deadline = now + std::chrono::seconds{1};
         if (!connecting_.empty())
-            deadline = std::min(deadline, conns_.at(connecting_.front())->created +
-                                              options_.connect_timeout);
+            deadline = std::min(deadline,
+                                conns_.at(connecting_.front())->created + options_.connect_timeout);
         if (!active_.empty() && options_.idle_timeout.count() > 0)
-            deadline = std::min(deadline, conns_.at(active_.front())->last_active +
-                                              options_.idle_timeout);
+            deadline =
+                std::min(deadline, conns_.at(active_.front())->last_active + options_.idle_timeout);
         if (deadline <= now)
             return 0;
         return static_cast<int>(duration_cast<milliseconds>(deadline - now).count()) + 1;
@@ -337,6 +386,14 @@ private:
         c.created = c.last_active = Clock::now();
         conns_.emplace(c.id, std::move(owned));
         c.timer = connecting_.insert(connecting_.end(), c.id);
+        // A looped-back Serval leg comes from the row's own address (the
+        // source the kernel picks for a local destination).
+        if (c.client_endpoint.address == c.row_endpoint.address &&
+            loops_.contains(LoopGuard::key(c.client_endpoint))) {
+            counters_.add(Counter::loops_refused);
+            abort(c);
+            return;
+        }
 
         int one = 1;
         ::setsockopt(c.fd[kClient].get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -351,7 +408,15 @@ private:
             ::setsockopt(c.fd[kServer].get(), SOL_SOCKET, SO_MARK, &options_.serval_mark,
                          sizeof(options_.serval_mark));
         sockaddr_in sa = to_sockaddr(c.target);
-        int r = ::connect(c.fd[kServer].get(), reinterpret_cast<const sockaddr*>(&sa), sizeof(sa));
+        int r;
+        if (c.row->target) {
+            r = ::connect(c.fd[kServer].get(), reinterpret_cast<const sockaddr*>(&sa), sizeof(sa));
+        } else {
+            // connect() and recording the local endpoint happen under the
+            // guard's lock, so our own listener cannot accept this leg
+            // before the guard knows it.
+            r = loops_.connect_recorded(c.fd[kServer].get(), sa, c.loop_key);
+        }
         if (r == 0) {
             connected(c);
             return;
@@ -638,6 +703,8 @@ private:
     }
 
     void forget(Conn& c) {
+        if (c.loop_key != 0)
+            loops_.erase(c.loop_key);
         // close() removed the sockets from the epoll set.
         (c.state == ConnectionState::connecting ? connecting_ : active_).erase(c.timer);
         auto it = conns_.find(c.id);
@@ -648,6 +715,7 @@ private:
 
     unsigned index_;
     const RelayOptions& options_;
+    LoopGuard& loops_;
     UniqueFd epoll_, wake_;
     std::thread thread_;
     std::atomic<bool> stop_{false};
@@ -699,7 +767,7 @@ public:
         ev.data.u64 = kWakeToken;
         ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev);
         for (unsigned i = 0; i < options_.workers; ++i)
-            workers_.push_back(std::make_unique<Worker>(i, options_));
+            workers_.push_back(std::make_unique<Worker>(i, options_, loops_));
         for (auto& w : workers_)
             w->start();
         acceptor_ = std::thread([this] { accept_loop(); });
@@ -711,8 +779,8 @@ public:
         std::lock_guard apply_lock(apply_mutex_);
         ApplyResult result;
         if (stopped_) {
-            result.diagnostics.push_back({config::Diagnostic::Severity::error, "", 0, "relay",
-                                          "stopped; rows not applied"});
+            result.diagnostics.push_back(
+                {config::Diagnostic::Severity::error, "", 0, "relay", "stopped; rows not applied"});
             return result;
         }
         if (applied_once_)
@@ -728,10 +796,9 @@ public:
         RowDiff diff = diff_rows(old_rows, rows);
         for (std::size_t i : diff.duplicates) {
             const RelayRow& row = rows[i];
-            result.diagnostics.push_back({config::Diagnostic::Severity::error, row.file, row.line,
-                                          "row",
-                                          "duplicate of " + format_endpoint(row.listen) +
-                                              "; skipped"});
+            result.diagnostics.push_back(
+                {config::Diagnostic::Severity::error, row.file, row.line, "row",
+                 "duplicate of " + format_endpoint(row.listen) + "; skipped"});
         }
         {
             std::lock_guard lock(listeners_mutex_);
@@ -921,6 +988,7 @@ private:
     }
 
     void accept_loop() {
+        pthread_setname_np(pthread_self(), "svxrelay-acc");
         std::array<epoll_event, 64> events{};
         std::size_t next_worker = 0;
         while (!stop_accepting_.load()) {
@@ -1011,6 +1079,7 @@ private:
 
     RelayOptions options_;
     CounterBlock counters_; // acceptor and apply
+    LoopGuard loops_;       // shared by the workers
     std::vector<std::unique_ptr<Worker>> workers_;
     UniqueFd epoll_, wake_; // the acceptor's
     std::thread acceptor_;
@@ -1042,17 +1111,33 @@ std::uint64_t raise_nofile_limit() {
 
 Relay::Relay(RelayOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Relay::~Relay() = default;
-ApplyResult Relay::apply(std::span<const RelayRow> rows) { return impl_->apply(rows); }
-void Relay::stop() { impl_->stop(); }
-CounterValues Relay::counters() const { return impl_->counters(); }
+ApplyResult Relay::apply(std::span<const RelayRow> rows) {
+    return impl_->apply(rows);
+}
+void Relay::stop() {
+    impl_->stop();
+}
+CounterValues Relay::counters() const {
+    return impl_->counters();
+}
 std::uint64_t Relay::counter(Counter which) const {
     return impl_->counters()[static_cast<std::size_t>(which)];
 }
-std::vector<ConnectionInfo> Relay::connections() const { return impl_->connections(); }
-std::vector<ListenerInfo> Relay::listeners() const { return impl_->listeners(); }
-std::size_t Relay::connection_count() const { return impl_->connection_count(); }
-const RelayOptions& Relay::options() const { return impl_->options(); }
-unsigned Relay::worker_count() const { return impl_->worker_count(); }
+std::vector<ConnectionInfo> Relay::connections() const {
+    return impl_->connections();
+}
+std::vector<ListenerInfo> Relay::listeners() const {
+    return impl_->listeners();
+}
+std::size_t Relay::connection_count() const {
+    return impl_->connection_count();
+}
+const RelayOptions& Relay::options() const {
+    return impl_->options();
+}
+unsigned Relay::worker_count() const {
+    return impl_->worker_count();
+}
 std::vector<std::pair<Ipv4Address, std::string>> Relay::aliases() const {
     return impl_->aliases();
 }

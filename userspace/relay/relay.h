@@ -69,15 +69,15 @@ bool same_settings(const RelayRow& a, const RelayRow& b);
 RelayRow relay_row_from_table(const config::TableRow& row, std::string_view file);
 
 struct RelayOptions {
-    unsigned workers = 0;                  // 0: one per online CPU
-    std::size_t pipe_size = 1u << 20;      // F_SETPIPE_SZ of each pipe; 0: the kernel default
+    unsigned workers = 0;             // 0: one per online CPU
+    std::size_t pipe_size = 1u << 20; // F_SETPIPE_SZ of each pipe; 0: the kernel default
     std::chrono::milliseconds idle_timeout = std::chrono::minutes{10}; // 0: never
     std::chrono::milliseconds connect_timeout = std::chrono::seconds{10};
     bool dynamic_aliasing = false; // add a /32 for row addresses that are not local
     std::string alias_interface;   // "": the default route's interface, else the first
                                    // non-loopback interface that is up
     // Beyond the brief's knobs (defaults are the production choice):
-    bool use_splice = true;             // false: recv/send only (benchmarks, tests)
+    bool use_splice = true;              // false: recv/send only (benchmarks, tests)
     std::size_t copy_buffer = 64u << 10; // per direction, recv/send fallback only
     std::uint32_t serval_mark = 0;       // SO_MARK on the Serval leg (0: none)
     int backlog = 1024;
@@ -136,6 +136,7 @@ enum class Counter : unsigned {
     aliases_removed,
     alias_errors,
     reloads,
+    loops_refused,
     count,
 };
 
@@ -170,6 +171,9 @@ inline constexpr std::array<CounterInfo, static_cast<std::size_t>(Counter::count
     {"aliases_removed", "aliases removed again on stop"},
     {"alias_errors", "aliases that could not be added or removed"},
     {"reloads", "apply() calls after the first"},
+    {"loops_refused", "connections reset because the relay's Serval leg came back to its own "
+                      "listener: the engine is not translating it (steering missing or failing "
+                      "open)"},
 }};
 
 using CounterValues = std::array<std::uint64_t, static_cast<std::size_t>(Counter::count)>;
@@ -179,9 +183,9 @@ std::string_view to_string(ConnectionState state);
 
 // A connection as the operator sees it.
 struct ConnectionInfo {
-    Endpoint client;  // the client's address and port
-    Endpoint row;     // the row (public IP, port) it connected to
-    Endpoint target;  // the address the Serval leg connected (or connects) to
+    Endpoint client; // the client's address and port
+    Endpoint row;    // the row (public IP, port) it connected to
+    Endpoint target; // the address the Serval leg connected (or connects) to
     svx_sid service{};
     ConnectionState state = ConnectionState::connecting;
     std::uint64_t bytes_to_service = 0; // relayed client -> service
