@@ -52,8 +52,9 @@ unit: build
 asan:
 	cmake -S . -B $(ASAN_BUILD) -DSVXLAT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	# The network tests (label e2e) run once, in the normal build.
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+		ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -LE e2e
 
 fuzz-build:
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DSVXLAT_FUZZ=ON -DSVXLAT_TESTS=OFF $(CMAKE_FLAGS)

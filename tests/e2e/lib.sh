@@ -127,6 +127,19 @@ e2e_known_bug() {
 
 # shellcheck disable=SC2120 # an optional summary
 e2e_pass() {
+    # E2E_EXPECT_STEERING=nft|iptables: every daemon must have steered with it
+    # (the VM test of the nft backend sets it).
+    if [[ -n ${E2E_EXPECT_STEERING:-} ]]; then
+        local n steering
+        for n in xlt sr i1 i2; do
+            [[ -S $TOPO_DIR/run/$n.sock ]] || continue
+            steering=$(topo_svxlat "$n" status --json |
+                "$TOPO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["steering"])')
+            [[ $steering == "$E2E_EXPECT_STEERING" ]] ||
+                e2e_fail "$n steered with '$steering', expected '$E2E_EXPECT_STEERING'"
+            e2e_log "   $n steering: $steering"
+        done
+    fi
     if [[ -n $E2E_SOFT_FAILURES ]]; then
         local failures=$E2E_SOFT_FAILURES
         E2E_SOFT_FAILURES=

@@ -117,6 +117,7 @@ topo_configs() {
     cat >"$TOPO_DIR/xlt.conf" <<CONF
 [engine]
 queues = ${TOPO_QUEUES:-1}
+backend = ${TOPO_BACKEND:-auto}
 control-socket = $sock/xlt.sock
 timeout-time-wait = 2s
 timeout-closing = 30s
@@ -128,6 +129,7 @@ tcp-options = keep
 CONF
     cat >"$TOPO_DIR/sr.conf" <<CONF
 [engine]
+backend = ${TOPO_BACKEND:-auto}
 control-socket = $sock/sr.sock
 [router]
 address = 10.0.2.2
@@ -138,6 +140,7 @@ CONF
         cat >"$TOPO_DIR/i$i.conf" <<CONF
 [engine]
 queues = ${TOPO_QUEUES:-1}
+backend = ${TOPO_BACKEND:-auto}
 control-socket = $sock/i$i.sock
 timeout-time-wait = 2s
 timeout-closing = 30s

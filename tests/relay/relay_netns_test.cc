@@ -1038,7 +1038,7 @@ TEST_F(RelayNetns, ConnectTimeoutResetsClientAndOthersGoOn) {
     Server server(19016, echo_handler);
     RelayOptions o = test_options();
     o.workers = 1; // the dead service and the live one share a worker
-    o.connect_timeout = 400ms;
+    o.connect_timeout = 1500ms;
     Relay relay(o);
     std::vector<RelayRow> rows{make_row(kRowA, 80, Endpoint{{10, 78, 0, 99}, 80}),
                                make_row(kRowB, 80, server.endpoint())};
@@ -1052,15 +1052,15 @@ TEST_F(RelayNetns, ConnectTimeoutResetsClientAndOthersGoOn) {
     ASSERT_TRUE(send_text(live, "ping"));
     std::uint8_t b[4];
     EXPECT_TRUE(recv_exact(live, b, 4));
-    EXPECT_LT(Clock::now() - start, 300ms);
+    EXPECT_LT(Clock::now() - start, 1000ms);
     auto c = relay.connections();
     EXPECT_TRUE(std::any_of(c.begin(), c.end(), [](const ConnectionInfo& i) {
         return i.state == ConnectionState::connecting;
     }));
     EXPECT_EQ(recv_outcome(dead), -ECONNRESET);
     auto waited = Clock::now() - start;
-    EXPECT_GE(waited, 350ms);
-    EXPECT_LT(waited, 2s);
+    EXPECT_GE(waited, 1400ms);
+    EXPECT_LT(waited, 5s);
     EXPECT_EQ(relay.counter(Counter::connect_timeout), 1u);
     ::close(dead);
     ::close(live);
@@ -1075,7 +1075,7 @@ TEST_F(RelayNetns, IdleTimeoutClosesBoth) {
         ::close(fd);
     });
     RelayOptions o = test_options();
-    o.idle_timeout = 400ms;
+    o.idle_timeout = 800ms;
     Relay relay(o);
     std::vector<RelayRow> rows{make_row(kRowA, 80, server.endpoint())};
     ASSERT_EQ(relay.apply(rows).listeners, 1u);
@@ -1091,7 +1091,7 @@ TEST_F(RelayNetns, IdleTimeoutClosesBoth) {
     EXPECT_EQ(relay.counter(Counter::idle_closed), 0u);
     auto start = Clock::now();
     EXPECT_EQ(recv_outcome(fd), -ECONNRESET);
-    EXPECT_LT(Clock::now() - start, 2s);
+    EXPECT_LT(Clock::now() - start, 3s);
     EXPECT_TRUE(wait_until([&] { return server_end.load() == 0; }));
     EXPECT_EQ(relay.counter(Counter::idle_closed), 1u);
     ::close(fd);

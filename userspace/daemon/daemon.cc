@@ -665,6 +665,8 @@ std::string Daemon::render_status(bool json) const {
           << ",\"roles\":{\"translator\":" << (config_.translator ? "true" : "false")
           << ",\"router\":" << (config_.router ? "true" : "false")
           << ",\"host\":" << (config_.host ? "true" : "false") << "},\"engine\":\"nfqueue\""
+          << ",\"steering\":"
+          << control::json_quote(steering_ ? steer::to_string(steering_->backend()) : "none")
           << ",\"queues\":" << threads_.size() << ",\"flows\":" << flows
           << ",\"uptime_ms\":" << up << ",\"reloads\":" << reloads_
           << ",\"reload_failures\":" << reload_failures_ << "}\n";
