@@ -268,6 +268,15 @@ Verdict Worker::translator_tcp(std::span<const std::uint8_t> pkt, const svx_tcp_
 
 Verdict Worker::on_sal(std::span<const std::uint8_t> pkt, std::uint64_t now_ms,
                        bool verify_csum) {
+    // Only SAL to one of our addresses is ours: anything else passes
+    // untouched (no drop, and no passive RST in another host's name).
+    const std::uint8_t* to = svx_ip_daddr(pkt.data());
+    if (!(settings_->translator && same_addr(to, settings_->translator->address)) &&
+        !(settings_->host && same_addr(to, settings_->host->address)) &&
+        !(settings_->router && same_addr(to, settings_->router->address))) {
+        counters_.add(Event::not_ours);
+        return Verdict::accept;
+    }
     svx_pkt_view pv{};
     auto err = svx_pkt_parse(pkt.data(), pkt.size(), verify_csum ? SVX_PKT_VERIFY_L4_CSUM : 0, &pv);
     if (err != SVX_OK) {
@@ -324,6 +333,18 @@ Verdict Worker::host_sal_syn(std::span<const std::uint8_t> pkt, const svx_pkt_vi
             counters_.add(Event::no_flow_port);
             return Verdict::drop;
         }
+        // Check the SYN before it may cost an embryonic flow its place,
+        // and before an entry is taken that a failure would leak.
+        std::uint8_t nonce[SVX_NONCE_LEN];
+        random_.fill(nonce);
+        svx_flow flow{};
+        auto err = svx_flow_init_host(&flow, pkt.data(), &pv, *port, *flow_port,
+                                      flows_.new_local_flow(random_), random_.next_u32(), nonce,
+                                      now_ms);
+        if (err != SVX_OK) {
+            counters_.drop(err);
+            return Verdict::drop;
+        }
         FlowTable::AdmitResult admit{};
         entry = flows_.allocate(admit, [&](FlowEntry& victim) {
             svx_flow_abort(&victim.flow, &settings_->flow, &emit_);
@@ -334,13 +355,9 @@ Verdict Worker::host_sal_syn(std::span<const std::uint8_t> pkt, const svx_pkt_vi
             counters_.add(Event::table_full);
             return Verdict::drop;
         }
-        std::uint8_t nonce[SVX_NONCE_LEN];
-        random_.fill(nonce);
-        auto err = svx_flow_init_host(&entry->flow, pkt.data(), &pv, *port, *flow_port,
-                                      flows_.new_local_flow(random_), random_.next_u32(), nonce,
-                                      now_ms);
-        if (err != SVX_OK || !flows_.insert(entry, peer)) {
-            counters_.drop(err != SVX_OK ? err : SVX_E_STATE);
+        entry->flow = flow;
+        if (!flows_.insert(entry, peer)) {
+            counters_.drop(SVX_E_STATE);
             return Verdict::drop;
         }
         counters_.add(Event::flows_created);
@@ -431,9 +448,14 @@ void Worker::tick(std::uint64_t now_ms) {
     refresh_settings();
     std::lock_guard lock(flows_mutex_);
     flows_.for_each_timer([&](FlowEntry& e) {
+        const auto cls = svx_flow_timeout_class(static_cast<svx_flow_state>(e.flow.state));
         if (svx_flow_tick(&e.flow, &settings_->flow, now_ms, &emit_))
             counters_.add(Event::flows_closed);
-        flows_.touch(&e);
+        // A retransmission is no traffic: the flow keeps its place in the
+        // time-ordered list (expiry stops at the first unexpired flow).
+        if (!e.flow.ctl_pending ||
+            svx_flow_timeout_class(static_cast<svx_flow_state>(e.flow.state)) != cls)
+            flows_.touch(&e);
     });
     counters_.add(Event::flows_expired, flows_.expire(now_ms, [&](FlowEntry& e) {
         svx_flow_abort(&e.flow, &settings_->flow, &emit_);

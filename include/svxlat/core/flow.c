@@ -157,7 +157,8 @@ static int svx_emit_segments(struct svx_flow *f, const struct svx_flow_cfg *cfg,
 			memcpy(p + SVX_IPV4_HDR_LEN, s->sal, s->sal_len);
 		tcp = p + SVX_IPV4_HDR_LEN + s->sal_len;
 		memcpy(tcp, s->tcp, s->tcp_hlen);
-		memcpy(tcp + s->tcp_hlen, s->payload + off, chunk);
+		if (chunk)	/* RSTs have no payload (and a NULL one) */
+			memcpy(tcp + s->tcp_hlen, s->payload + off, chunk);
 		seg_flags = flags;
 		if (off + chunk < s->payload_len)
 			seg_flags &= (u8)~(SVX_TCP_FIN | SVX_TCP_PSH);
@@ -398,8 +399,17 @@ static struct svx_result svx_translator_syn(struct svx_flow *f, const struct svx
 	u16 mss;
 	int len;
 
-	if (f->state != SVX_FS_SYN_SENT)
-		return svx_drop(SVX_E_STATE);
+	if (f->state != SVX_FS_SYN_SENT) {
+		/*
+		 * The SYN-ACK we passed on was lost and the client retransmits
+		 * its SYN. The instance answers only a duplicate SYN (section
+		 * 6.3), so send the same SYN again, to the instance itself.
+		 */
+		if (f->state != SVX_FS_ESTABLISHED || !(f->flags & SVX_FF_HS_ACK_DUE) ||
+		    svx_tcp_seq(pkt + tv->tcp_off) + 1 != f->tcp_nxt)
+			return svx_drop(SVX_E_STATE);
+		sal_dst = f->sal_peer_addr;
+	}
 	if (!sal_dst)
 		return svx_drop(SVX_E_NO_ROUTE);
 	f->tcp_nxt = svx_tcp_seq(pkt + tv->tcp_off) + 1;
@@ -848,11 +858,14 @@ struct svx_result svx_flow_from_icmp(struct svx_flow *f, const struct svx_flow_c
 	/* Routers quote at least 8 bytes; Linux quotes far more, enough to
 	 * reach the inner TCP sequence number behind the SAL header.
 	 */
-	inner_sal_len = (unsigned int)inner[ihl + 8] * 4;
-	if (len >= SVX_ICMP_HDR_LEN + ihl + SVX_SAL_BASE_LEN && inner_sal_len >= SVX_SAL_BASE_LEN &&
-	    len >= SVX_ICMP_HDR_LEN + ihl + inner_sal_len + 8) {
-		inner_tcp = inner + ihl + inner_sal_len;
-		seq = svx_tcp_seq(inner_tcp);
+	/* The SHL byte is only there when the whole base header was quoted. */
+	if (len >= SVX_ICMP_HDR_LEN + ihl + SVX_SAL_BASE_LEN) {
+		inner_sal_len = (unsigned int)inner[ihl + 8] * 4;
+		if (inner_sal_len >= SVX_SAL_BASE_LEN &&
+		    len >= SVX_ICMP_HDR_LEN + ihl + inner_sal_len + 8) {
+			inner_tcp = inner + ihl + inner_sal_len;
+			seq = svx_tcp_seq(inner_tcp);
+		}
 	}
 	if (icmp[1] == SVX_ICMP_FRAG_NEEDED) {
 		mtu = svx_get_be16(icmp + 6);
