@@ -86,7 +86,7 @@ def main():
     print()
     # The targets, as information only.
     for name, d in data.items():
-        if not name.startswith("svxlat"):
+        if not name.startswith(("svxlat", "alt")):
             continue
         parts = []
         for s in ("1", "4"):

@@ -366,6 +366,7 @@ in_ns lan sysctl -qw net.bridge.bridge-nf-call-iptables=0 2>/dev/null || true
 start_servers
 
 echo "== paths: cli -> xlt -> bridge -> i1 (veth MTU 1500, TSO/GSO on, GRO off)"
+echo "   $(uname -sr), $(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   $B_REPEAT rounds over the paths; each: iperf3 -t $B_SECONDS (+1 s omitted) with 1 and 4"
 echo "   streams, connrate $B_CONN_THREADS threads x ${B_CONN_SECONDS}s. Medians over the rounds."
 for round in $(seq 1 "$B_REPEAT"); do
@@ -413,4 +414,5 @@ if [[ $B_PERF == 1 ]]; then
 fi
 
 echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: only ratios within this run mean anything)"
 python3 "$here/bench_report.py" "$RESULTS"
