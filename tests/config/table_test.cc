@@ -254,9 +254,9 @@ INSTANTIATE_TEST_SUITE_P(
         RowErrorCase{"10.0.0.1 80 1 extra", {"setting: 'extra' is not a key=value setting"}},
         RowErrorCase{"10.0.0.1 80 1 =relay", {"setting: '=relay' is not a key=value setting"}},
         RowErrorCase{"10.0.0.1 80 1 speed=fast",
-                     {"setting: unknown key 'speed' (known: mode, serval-tcp-options)"}},
+                     {"setting: unknown key 'speed' (known: mode, serval-tcp-options, relay-target, proxy-protocol)"}},
         RowErrorCase{"10.0.0.1 80 1 Mode=relay",
-                     {"setting: unknown key 'Mode' (known: mode, serval-tcp-options)"}},
+                     {"setting: unknown key 'Mode' (known: mode, serval-tcp-options, relay-target, proxy-protocol)"}},
         RowErrorCase{"10.0.0.1 80 1 mode=fast", {"mode: 'fast' is not packet or relay"}},
         RowErrorCase{"10.0.0.1 80 1 mode=RELAY", {"mode: 'RELAY' is not packet or relay"}},
         RowErrorCase{"10.0.0.1 80 1 mode=", {"mode: '' is not packet or relay"}},
@@ -266,7 +266,21 @@ INSTANTIATE_TEST_SUITE_P(
         RowErrorCase{"10.0.0.1 80 1 mode=fast mode=relay",
                      {"mode: 'fast' is not packet or relay", "setting: duplicate key 'mode'"}},
         RowErrorCase{"10.0.0.1 80 1 serval-tcp-options=keep serval-tcp-options=strip",
-                     {"setting: duplicate key 'serval-tcp-options'"}}));
+                     {"setting: duplicate key 'serval-tcp-options'"}},
+        RowErrorCase{"10.0.0.1 80 1 relay-target=10.0.0.2",
+                     {"relay-target: '10.0.0.2' is not IPv4-address:port"}},
+        RowErrorCase{"10.0.0.1 80 1 relay-target=10.0.0.300:80",
+                     {"relay-target: '10.0.0.300' is not an IPv4 address"}},
+        RowErrorCase{"10.0.0.1 80 1 relay-target=10.0.0.2:080",
+                     {"relay-target: '080' is not a port number 1..65535"}},
+        RowErrorCase{"10.0.0.1 80 1 relay-target=10.0.0.2:65536",
+                     {"relay-target: '65536' is not a port number 1..65535"}},
+        RowErrorCase{"10.0.0.1 80 1 relay-target=10.0.0.2:81 relay-target=10.0.0.2:82",
+                     {"setting: duplicate key 'relay-target'"}},
+        RowErrorCase{"10.0.0.1 80 1 proxy-protocol=v1",
+                     {"proxy-protocol: 'v1' is not v2 or none"}},
+        RowErrorCase{"10.0.0.1 80 1 proxy-protocol=v2 proxy-protocol=none",
+                     {"setting: duplicate key 'proxy-protocol'"}}));
 
 INSTANTIATE_TEST_SUITE_P(
     Duplicate, TableRowError,
@@ -474,6 +488,25 @@ TEST(TableSettings, ParsesModeAndTcpOptions) {
 }
 
 // --- duplicates -----------------------------------------------------------------
+
+TEST(TableSettings, ParsesRelayTargetAndProxyProtocol) {
+    auto result = parse_table("10.0.0.1 80 1 mode=relay relay-target=10.0.0.9:8080 "
+                              "proxy-protocol=v2\n10.0.0.1 81 1 proxy-protocol=none\n",
+                              "t.conf");
+    ASSERT_FALSE(result.has_errors());
+    ASSERT_EQ(result.table.rows.size(), 2u);
+    const auto& relay = result.table.rows[0];
+    ASSERT_TRUE(relay.relay_target.has_value());
+    EXPECT_EQ(relay.relay_target->address, (Ipv4Address{10, 0, 0, 9}));
+    EXPECT_EQ(relay.relay_target->port, 8080);
+    EXPECT_TRUE(relay.proxy_v2);
+    EXPECT_FALSE(result.table.rows[1].relay_target.has_value());
+    EXPECT_FALSE(result.table.rows[1].proxy_v2);
+    // Written back and read again: the same row.
+    auto again = parse_table(format_row(relay) + "\n", "t.conf");
+    ASSERT_EQ(again.table.rows.size(), 1u);
+    EXPECT_TRUE(same_entry(again.table.rows[0], relay));
+}
 
 TEST(TableDuplicates, ExactDuplicateIsAWarningAndKeptOnce) {
     // "0x1" and "1" are the same service; the settings are equal in another order.

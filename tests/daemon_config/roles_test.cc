@@ -114,6 +114,38 @@ TEST(DaemonConfigTranslator, ValuesAndDefaults) {
               "t.conf:5: mode: 'stream' is not one of packet, relay");
 }
 
+TEST(DaemonConfigTranslator, RelayKeys) {
+    auto translator = translator_of("");
+    EXPECT_EQ(translator.relay_workers, 0u);
+    EXPECT_EQ(translator.relay_pipe_size, std::uint64_t{1} << 20);
+    EXPECT_EQ(translator.relay_idle_timeout, std::chrono::minutes{10});
+    EXPECT_EQ(translator.relay_connect_timeout, std::chrono::seconds{10});
+    EXPECT_FALSE(translator.dynamic_aliasing);
+    EXPECT_TRUE(translator.alias_interface.empty());
+
+    translator = translator_of("relay-workers = 4\nrelay-pipe-size = 256K\n"
+                               "relay-idle-timeout = 30s\nrelay-connect-timeout = 2s\n"
+                               "dynamic-aliasing = yes\nalias-interface = eth0\n");
+    EXPECT_EQ(translator.relay_workers, 4u);
+    EXPECT_EQ(translator.relay_pipe_size, std::uint64_t{256} << 10);
+    EXPECT_EQ(translator.relay_idle_timeout, std::chrono::seconds{30});
+    EXPECT_EQ(translator.relay_connect_timeout, std::chrono::seconds{2});
+    EXPECT_TRUE(translator.dynamic_aliasing);
+    EXPECT_EQ(translator.alias_interface, "eth0");
+
+    EXPECT_EQ(translator_error("relay-workers = 65"),
+              "t.conf:5: relay-workers: '65' is out of range (0..64)");
+    EXPECT_EQ(translator_error("relay-pipe-size = 1K"),
+              "t.conf:5: relay-pipe-size: '1K' is out of range (4K..64M)");
+    EXPECT_EQ(translator_error("dynamic-aliasing = maybe"),
+              "t.conf:5: dynamic-aliasing: 'maybe' is not one of yes, no");
+    EXPECT_EQ(translator_error("alias-interface = a/b"),
+              "t.conf:5: alias-interface: 'a/b' is not an interface name (1..15 bytes, no '/')");
+    EXPECT_EQ(translator_error("alias-interface = abcdefghijklmnop"),
+              "t.conf:5: alias-interface: 'abcdefghijklmnop' is not an interface name (1..15 "
+              "bytes, no '/')");
+}
+
 TEST(DaemonConfigTranslator, RequiredKeysReportedAtTheHeader) {
     auto result = parse("[engine]\n[translator]\nrouter = 10.0.0.2\n");
     EXPECT_EQ(messages(result),

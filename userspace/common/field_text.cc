@@ -67,4 +67,30 @@ std::optional<std::string> parse_unicast_ipv4(std::string_view text,
     return std::nullopt;
 }
 
+std::optional<std::string> parse_unicast_endpoint(std::string_view text,
+                                                  std::array<std::uint8_t, 4>& address,
+                                                  std::uint16_t& port) {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos)
+        return quote_field(text) + " is not IPv4-address:port";
+    std::array<std::uint8_t, 4> parsed{};
+    if (auto error = parse_unicast_ipv4(text.substr(0, colon), parsed))
+        return error;
+    std::string_view digits = text.substr(colon + 1);
+    unsigned value = 0;
+    bool ok = !digits.empty() && digits.size() <= 5 && digits[0] != '0';
+    for (char c : digits) {
+        if (c < '0' || c > '9') {
+            ok = false;
+            break;
+        }
+        value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (!ok || value == 0 || value > 65535)
+        return quote_field(digits) + " is not a port number 1..65535";
+    address = parsed;
+    port = static_cast<std::uint16_t>(value);
+    return std::nullopt;
+}
+
 } // namespace svxlat

@@ -28,4 +28,10 @@ std::string quote_field(std::string_view text);
 std::optional<std::string> parse_unicast_ipv4(std::string_view text,
                                               std::array<std::uint8_t, 4>& address);
 
+// "a.b.c.d:PORT" with the address rules above and a decimal port 1..65535
+// without leading zeros. Returns nullopt on success, else the reason.
+std::optional<std::string> parse_unicast_endpoint(std::string_view text,
+                                                  std::array<std::uint8_t, 4>& address,
+                                                  std::uint16_t& port);
+
 } // namespace svxlat

@@ -27,6 +27,8 @@ constexpr std::string_view kFieldRow = "row";
 constexpr std::string_view kFieldLine = "line";
 constexpr std::string_view kKeyMode = "mode";
 constexpr std::string_view kKeyTcpOptions = "serval-tcp-options";
+constexpr std::string_view kKeyRelayTarget = "relay-target";
+constexpr std::string_view kKeyProxyProtocol = "proxy-protocol";
 
 bool is_separator(char c) {
     return c == ' ' || c == '\t';
@@ -256,6 +258,8 @@ private:
     struct SeenKeys {
         bool mode = false;
         bool tcp_options = false;
+        bool relay_target = false;
+        bool proxy_protocol = false;
     };
 
     bool parse_setting(std::string_view setting, unsigned number, TableRow& row, SeenKeys& seen) {
@@ -290,8 +294,29 @@ private:
                 return fail(kKeyTcpOptions, quote_field(value) + " is not keep or strip");
             return true;
         }
+        if (key == kKeyRelayTarget) {
+            if (std::exchange(seen.relay_target, true))
+                return fail(kFieldSetting, "duplicate key 'relay-target'");
+            Endpoint target;
+            if (auto error = parse_unicast_endpoint(value, target.address, target.port))
+                return fail(kKeyRelayTarget, *error);
+            row.relay_target = target;
+            return true;
+        }
+        if (key == kKeyProxyProtocol) {
+            if (std::exchange(seen.proxy_protocol, true))
+                return fail(kFieldSetting, "duplicate key 'proxy-protocol'");
+            if (value == "v2")
+                row.proxy_v2 = true;
+            else if (value == "none")
+                row.proxy_v2 = false;
+            else
+                return fail(kKeyProxyProtocol, quote_field(value) + " is not v2 or none");
+            return true;
+        }
         return fail(kFieldSetting,
-                    "unknown key " + quote_field(key) + " (known: mode, serval-tcp-options)");
+                    "unknown key " + quote_field(key) +
+                        " (known: mode, serval-tcp-options, relay-target, proxy-protocol)");
     }
 
     void add_row(const TableRow& row) {
@@ -365,7 +390,8 @@ std::string_view to_string(TcpOptionPolicy policy) {
 
 bool same_entry(const TableRow& a, const TableRow& b) {
     return a.address == b.address && a.port == b.port && svx_sid_cmp(&a.service, &b.service) == 0 &&
-           a.mode == b.mode && a.tcp_options == b.tcp_options;
+           a.mode == b.mode && a.tcp_options == b.tcp_options && a.relay_target == b.relay_target &&
+           a.proxy_v2 == b.proxy_v2;
 }
 
 const TableRow* Table::find(Ipv4Address address, std::uint16_t port) const {
@@ -474,6 +500,13 @@ std::string format_row(const TableRow& row) {
         out += "\tserval-tcp-options=";
         out += to_string(row.tcp_options);
     }
+    if (row.relay_target) {
+        out += "\trelay-target=";
+        out += format_address(row.relay_target->address) + ":" +
+               std::to_string(row.relay_target->port);
+    }
+    if (row.proxy_v2)
+        out += "\tproxy-protocol=v2";
     return out;
 }
 

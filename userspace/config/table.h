@@ -18,6 +18,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -51,12 +52,25 @@ enum class TcpOptionPolicy { unset, keep, strip }; // SACK-permitted/timestamps 
 std::string_view to_string(RowMode mode);
 std::string_view to_string(TcpOptionPolicy policy);
 
+// An IPv4 address and a TCP port (host order).
+struct Endpoint {
+    Ipv4Address address{};
+    std::uint16_t port = 0;
+    friend bool operator==(const Endpoint&, const Endpoint&) = default;
+    friend auto operator<=>(const Endpoint&, const Endpoint&) = default;
+};
+
 struct TableRow {
     Ipv4Address address{};
     std::uint16_t port = 0; // host order, 1..65535
     svx_sid service{};
     RowMode mode = RowMode::unset;
     TcpOptionPolicy tcp_options = TcpOptionPolicy::unset;
+    // Relay mode only: where the relay's second leg connects instead of the
+    // row's own pair (an ordinary server, for benchmarks), and whether it
+    // starts with a PROXY protocol v2 header (the client's address).
+    std::optional<Endpoint> relay_target;
+    bool proxy_v2 = false;
     unsigned line = 0; // line the row was read from (0: not read from text)
 };
 

@@ -289,6 +289,12 @@ private:
 
 namespace {
 
+bool relay_mode(const Config& c, const config::TableRow& row) {
+    return row.mode == config::RowMode::relay ||
+           (row.mode == config::RowMode::unset && c.translator &&
+            c.translator->mode == TranslationMode::relay);
+}
+
 steer::SteeringSpec steering_spec(const Config& c, const config::Table* table,
                                   const std::vector<steer::AddressPort>& draining) {
     steer::SteeringSpec s;
@@ -306,9 +312,7 @@ steer::SteeringSpec steering_spec(const Config& c, const config::Table* table,
             // Serval leg among them) are translated in OUTPUT; only packet-mode
             // pairs are translated on the way in.
             s.tcp_local_outbound.push_back({row.address, row.port});
-            if (row.mode == config::RowMode::relay ||
-                (row.mode == config::RowMode::unset &&
-                 c.translator->mode == TranslationMode::relay))
+            if (relay_mode(c, row))
                 continue;
             s.tcp_inbound.push_back({row.address, row.port});
         }
@@ -333,6 +337,19 @@ steer::SteeringSpec steering_spec(const Config& c, const config::Table* table,
     }
     s.icmp_inbound = !s.sal_inbound.empty();
     return s;
+}
+
+relay::RelayOptions relay_options(const Config& c) {
+    relay::RelayOptions o;
+    if (c.translator) {
+        o.workers = c.translator->relay_workers;
+        o.pipe_size = c.translator->relay_pipe_size;
+        o.idle_timeout = c.translator->relay_idle_timeout;
+        o.connect_timeout = c.translator->relay_connect_timeout;
+        o.dynamic_aliasing = c.translator->dynamic_aliasing;
+        o.alias_interface = c.translator->alias_interface;
+    }
+    return o;
 }
 
 steer::Backend backend_of(SteeringBackend b) {
@@ -447,10 +464,42 @@ void Daemon::start() {
         t->start();
     if (config_.host)
         registrar_ = std::make_unique<Registrar>(*config_.host, config_.engine.mark);
+    // After steering and the packet threads: the relay's Serval legs are
+    // translated from its first connection on.
+    if (!apply_relay(config_, settings->translator ? settings->translator->table.get() : nullptr))
+        throw std::runtime_error("relay: no relay-mode row could be bound");
     started_ms_ = monotonic_ms();
 }
 
+bool Daemon::apply_relay(const Config& c, const config::Table* table) {
+    std::vector<relay::RelayRow> rows;
+    if (c.translator && table)
+        for (const auto& row : table->rows)
+            if (relay_mode(c, row))
+                rows.push_back(relay::relay_row_from_table(row, c.translator->table));
+    if (rows.empty() && !relay_)
+        return true;
+    if (!relay_) {
+        relay::raise_nofile_limit();
+        relay_ = std::make_unique<relay::Relay>(relay_options(c));
+    }
+    auto result = relay_->apply(rows);
+    for (const auto& d : result.diagnostics)
+        log::warning(d.to_string());
+    if (!rows.empty())
+        log::info("relay: ", result.listeners, " of ", rows.size(), " relay rows listening (",
+                  result.added, " added, ", result.removed, " removed, ", result.changed,
+                  " changed)");
+    return rows.empty() || result.usable();
+}
+
 void Daemon::stop() {
+    // The relay first, while the engine still translates the resets of its
+    // Serval legs; it also removes the aliases it added.
+    if (relay_) {
+        relay_->stop();
+        relay_.reset();
+    }
     if (registrar_) {
         registrar_->unregister_all();
         registrar_.reset();
@@ -511,6 +560,10 @@ bool Daemon::reload() {
         next, settings->translator ? settings->translator->table.get() : nullptr, draining));
     if (registrar_ && next.host)
         registrar_->set(*next.host);
+    // Incremental: new rows listen, removed rows stop listening (their live
+    // connections go on), changed rows apply to new connections.
+    if (!apply_relay(next, settings->translator ? settings->translator->table.get() : nullptr))
+        log::error("reload: no relay-mode row could be bound; relay rows are not served");
     log::set_level(log_level_of(next.engine.log_level));
     config_ = std::move(next);
     ++reloads_;
@@ -683,6 +736,10 @@ std::string Daemon::render_status(bool json) const {
     if (registrar_)
         o << "host agent: " << registrar_->registered() << " service(s) registered, "
           << registrar_->sent() << " registration messages sent\n";
+    if (relay_)
+        o << "relay:    " << relay_->listeners().size() << " row(s) listening, "
+          << relay_->connection_count() << " connection(s), " << relay_->worker_count()
+          << " worker(s), " << relay_->aliases().size() << " alias(es)\n";
     return o.str();
 }
 
@@ -817,6 +874,41 @@ std::string Daemon::render_flows(bool json) const {
             first = false;
         }
     }
+    // Relay-mode connections: client, row, the Serval leg's target.
+    if (relay_) {
+        for (const auto& c : relay_->connections()) {
+            std::string client = relay::format_endpoint(c.client);
+            std::string row = relay::format_endpoint(c.row);
+            std::string target = relay::format_endpoint(c.target);
+            if (json) {
+                o << (first ? "" : ",") << "{\"role\":\"relay\",\"state\":\""
+                  << relay::to_string(c.state) << "\",\"worker\":" << c.worker
+                  << ",\"tcp_remote\":\"" << client << "\",\"tcp_self\":\"" << row
+                  << "\",\"target\":\"" << target << "\",\"service\":\""
+                  << sid_to_string(c.service) << "\",\"age_ms\":" << c.age.count()
+                  << ",\"idle_ms\":" << c.idle.count()
+                  << ",\"bytes_to_service\":" << c.bytes_to_service
+                  << ",\"bytes_to_client\":" << c.bytes_to_client
+                  << ",\"pipe_to_service\":" << c.pipe_to_service
+                  << ",\"pipe_to_client\":" << c.pipe_to_client
+                  << ",\"proxy_v2\":" << (c.proxy_v2 ? "true" : "false") << "}";
+            } else {
+                char line[512];
+                std::snprintf(line, sizeof(line),
+                              "%-11s %-12s %-22s %-22s %-16s %-22s %-8s %llu/%llu\n", "relay",
+                              std::string(relay::to_string(c.state)).c_str(), client.c_str(),
+                              row.c_str(), target.c_str(),
+                              ("pipes " + std::to_string(c.pipe_to_service) + "/" +
+                               std::to_string(c.pipe_to_client))
+                                  .c_str(),
+                              ms_text(static_cast<std::uint64_t>(c.age.count())).c_str(),
+                              static_cast<unsigned long long>(c.bytes_to_service),
+                              static_cast<unsigned long long>(c.bytes_to_client));
+                o << line;
+            }
+            first = false;
+        }
+    }
     if (json)
         o << "]\n";
     return o.str();
@@ -868,6 +960,12 @@ std::string Daemon::render_counters(bool json) const {
             v += t->injector().counters()[i];
         rows.push_back({"inject", std::string(nfq::kInjectorCounterInfo[i].name),
                         std::string(nfq::kInjectorCounterInfo[i].description), v});
+    }
+    if (relay_) {
+        auto values = relay_->counters();
+        for (std::size_t i = 0; i < relay::kCounterInfo.size(); ++i)
+            rows.push_back({"relay", std::string(relay::kCounterInfo[i].name),
+                            std::string(relay::kCounterInfo[i].description), values[i]});
     }
     std::ostringstream o;
     if (json) {

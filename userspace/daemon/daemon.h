@@ -6,6 +6,7 @@
 
 #include "daemon_config/daemon_config.h"
 #include "engine/worker.h"
+#include "relay/relay.h"
 #include "router/service_table.h"
 
 #include <atomic>
@@ -41,6 +42,9 @@ private:
     bool reload();
     void periodic(std::uint64_t now_ms);
     void serve_control(int listen_fd);
+    // Gives the relay the table's relay-mode rows (creating it on first use).
+    // Returns false when relay rows exist and none of them could be bound.
+    bool apply_relay(const Config& config, const config::Table* table);
     std::shared_ptr<const engine::RoleSettings> build_settings(const Config& config,
                                                                std::string& error);
     std::string render_status(bool json) const;
@@ -56,6 +60,7 @@ private:
     std::unique_ptr<SteeringOwner> steering_;
     std::vector<std::unique_ptr<PacketThread>> threads_;
     std::unique_ptr<Registrar> registrar_;
+    std::unique_ptr<relay::Relay> relay_; // stream-relay mode rows (docs/relay.md)
     std::uint64_t started_ms_ = 0;
     std::uint64_t reloads_ = 0;
     std::uint64_t reload_failures_ = 0;

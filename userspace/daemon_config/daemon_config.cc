@@ -480,13 +480,19 @@ constexpr std::array<KeySpec, 18> kEngineKeys{{
     {"control-socket"},
     {"log-level"},
 }};
-constexpr std::array<KeySpec, 6> kTranslatorKeys{{
+constexpr std::array<KeySpec, 12> kTranslatorKeys{{
     {"table", false, true},
     {"address", false, true},
     {"router"},
     {"service", true},
     {"tcp-options"},
     {"mode"},
+    {"relay-workers"},
+    {"relay-pipe-size"},
+    {"relay-idle-timeout"},
+    {"relay-connect-timeout"},
+    {"dynamic-aliasing"},
+    {"alias-interface"},
 }};
 constexpr std::array<KeySpec, 4> kRouterKeys{{
     {"address", false, true},
@@ -818,6 +824,25 @@ private:
             return parse_keyword(value, kTcpOptionPolicies, translator.tcp_options);
         if (key == "mode")
             return parse_keyword(value, kTranslationModes, translator.mode);
+        if (key == "relay-workers")
+            return parse_bounded(value, 0, kMaxQueues, translator.relay_workers);
+        if (key == "relay-pipe-size")
+            return parse_size(value, std::uint64_t{4} << 10, std::uint64_t{64} << 20,
+                              translator.relay_pipe_size);
+        if (key == "relay-idle-timeout")
+            return parse_duration(value, translator.relay_idle_timeout);
+        if (key == "relay-connect-timeout")
+            return parse_duration(value, translator.relay_connect_timeout);
+        if (key == "dynamic-aliasing")
+            return parse_keyword(value, kYesNo, translator.dynamic_aliasing);
+        if (key == "alias-interface") {
+            // An interface name: 1..15 bytes, no '/' or blanks (IFNAMSIZ).
+            if (value.empty() || value.size() > 15 ||
+                value.find_first_of("/ \t") != std::string_view::npos)
+                return quote_field(value) + " is not an interface name (1..15 bytes, no '/')";
+            translator.alias_interface = std::string(value);
+            return std::nullopt;
+        }
         return "unhandled key";
     }
 
@@ -1128,6 +1153,13 @@ std::string format_daemon_config(const Config& config) {
         format_static_services(translator->services, out);
         line("tcp-options", std::string(to_string(translator->tcp_options)));
         line("mode", std::string(to_string(translator->mode)));
+        line("relay-workers", std::to_string(translator->relay_workers));
+        line("relay-pipe-size", std::to_string(translator->relay_pipe_size));
+        line("relay-idle-timeout", format_duration(translator->relay_idle_timeout));
+        line("relay-connect-timeout", format_duration(translator->relay_connect_timeout));
+        line("dynamic-aliasing", translator->dynamic_aliasing ? "yes" : "no");
+        if (!translator->alias_interface.empty())
+            line("alias-interface", translator->alias_interface);
     }
     if (const auto& router = config.router) {
         out += "\n[router]\n";

@@ -111,6 +111,13 @@ struct TranslatorSettings {
     std::vector<StaticService> services; // in file order; router or services is non-empty
     TcpOptionPolicy tcp_options = TcpOptionPolicy::strip;
     TranslationMode mode = TranslationMode::packet;
+    // Stream-relay mode (docs/relay.md).
+    unsigned relay_workers = 0;                         // 0..64; 0: one per CPU
+    std::uint64_t relay_pipe_size = std::uint64_t{1} << 20; // 4 KiB..64 MiB
+    Duration relay_idle_timeout = std::chrono::minutes{10};  // 100ms..30d
+    Duration relay_connect_timeout = std::chrono::seconds{10};
+    bool dynamic_aliasing = false;
+    std::string alias_interface; // empty: the default route's interface; < 16 bytes
     unsigned line = 0; // of the [translator] header
 };
 

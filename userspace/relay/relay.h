@@ -38,12 +38,7 @@ namespace svxlat::relay {
 
 using Ipv4Address = config::Ipv4Address; // {10, 0, 0, 1} is 10.0.0.1
 
-struct Endpoint {
-    Ipv4Address address{};
-    std::uint16_t port = 0; // host order
-    friend bool operator==(const Endpoint&, const Endpoint&) = default;
-    friend auto operator<=>(const Endpoint&, const Endpoint&) = default;
-};
+using Endpoint = config::Endpoint;
 
 // "10.0.0.1:80".
 std::string format_endpoint(const Endpoint& endpoint);

@@ -3,6 +3,8 @@
 // state names.
 #include "relay/relay.h"
 
+#include "common/field_text.h"
+
 #include <algorithm>
 #include <charconv>
 #include <map>
@@ -13,41 +15,11 @@ std::string format_endpoint(const Endpoint& endpoint) {
     return config::format_address(endpoint.address) + ":" + std::to_string(endpoint.port);
 }
 
-namespace {
-
-// Decimal without leading zeros (a lone "0" is fine), at most `max`.
-std::optional<unsigned> parse_decimal(std::string_view text, unsigned max) {
-    if (text.empty() || text.size() > 5 || (text.size() > 1 && text[0] == '0'))
-        return std::nullopt;
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || end != text.data() + text.size() || value > max)
-        return std::nullopt;
-    return value;
-}
-
-} // namespace
 
 std::optional<Endpoint> parse_endpoint(std::string_view text) {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos)
-        return std::nullopt;
     Endpoint e;
-    std::string_view host = text.substr(0, colon);
-    for (std::size_t i = 0; i < 4; ++i) {
-        auto dot = host.find('.');
-        if ((i < 3) != (dot != std::string_view::npos))
-            return std::nullopt;
-        auto part = parse_decimal(host.substr(0, dot), 255);
-        if (!part)
-            return std::nullopt;
-        e.address[i] = static_cast<std::uint8_t>(*part);
-        host = dot == std::string_view::npos ? std::string_view{} : host.substr(dot + 1);
-    }
-    auto port = parse_decimal(text.substr(colon + 1), 65535);
-    if (!port || *port == 0)
+    if (parse_unicast_endpoint(text, e.address, e.port))
         return std::nullopt;
-    e.port = static_cast<std::uint16_t>(*port);
     return e;
 }
 
@@ -60,6 +32,8 @@ RelayRow relay_row_from_table(const config::TableRow& row, std::string_view file
     RelayRow r;
     r.listen = {row.address, row.port};
     r.service = row.service;
+    r.target = row.relay_target;
+    r.proxy_v2 = row.proxy_v2;
     r.file = std::string(file);
     r.line = row.line;
     return r;
