@@ -65,7 +65,7 @@ export SVXLATD
 
 TOPO=svb$$
 TOPO_DIR=/tmp/$TOPO
-# shellcheck source=../e2e/topology.sh
+# shellcheck source-path=SCRIPTDIR source=../e2e/topology.sh
 source "$repo/tests/e2e/topology.sh"
 
 declare -A PID=() # name -> pid of a background process started here
@@ -94,10 +94,10 @@ bg_start() {
 
 # bg_stop NAME: SIGTERM, up to 5 s, then SIGKILL; forgets the PID.
 bg_stop() {
-    local name=$1 pid=${PID[$1]:-} t
+    local name=$1 pid=${PID[$1]:-}
     [[ -n $pid ]] || return 0
     kill -TERM "$pid" 2>/dev/null || true
-    for t in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -113,8 +113,7 @@ bg_stop() {
 
 # wait_listen NS PORT: until something listens on PORT in NS (5 s at most).
 wait_listen() {
-    local t
-    for t in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         [[ -n $(in_ns "$1" ss -Hltn "sport = :$2") ]] && return 0
         sleep 0.05
     done
@@ -123,8 +122,7 @@ wait_listen() {
 
 # wait_log NAME TEXT: until the process's log shows TEXT (5 s at most).
 wait_log() {
-    local t
-    for t in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         grep -q "$2" "$TOPO_DIR/$1.log" 2>/dev/null && return 0
         kill -0 "${PID[$1]}" 2>/dev/null || break
         sleep 0.05
@@ -194,7 +192,7 @@ measure() {
         rate | p50_ms | p99_ms | errors) record "$path" "${kv%%=*}" "${kv#*=}" ;;
         esac
     done
-    printf '  %-10s%s %s\n' "$path" "$out" "$(echo "$line" | sed 's/conns=[0-9]* seconds=[0-9.]* //')"
+    printf '  %-10s%s %s\n' "$path" "$out" "${line#conns=* seconds=* }"
 }
 
 
@@ -283,9 +281,8 @@ svxlat_on() {
     for n in sr i1 xlt; do
         bg_start "svxlatd-$n" "$n" "$bin" -c "$TOPO_DIR/$n.conf"
     done
-    local t
     for n in sr i1 xlt; do
-        for t in $(seq 1 100); do
+        for _ in $(seq 1 100); do
             [[ -S $TOPO_DIR/run/$n.sock ]] && break
             kill -0 "${PID[svxlatd-$n]}" 2>/dev/null || break
             sleep 0.05
@@ -296,7 +293,7 @@ svxlat_on() {
         }
     done
     # Ready when a connection through translator, router and host agent works.
-    for t in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         if in_ns cli timeout 2 "$CONNRATE" client 192.0.2.10 7000 1 0.05 2>/dev/null |
             grep -q 'conns=[1-9]'; then
             return 0
@@ -367,7 +364,7 @@ start_servers
 
 echo "== paths: cli -> xlt -> bridge -> i1 (veth MTU 1500, TSO/GSO on, GRO off)"
 echo "   $(uname -sr), $(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "   $B_REPEAT rounds over the paths; each: iperf3 -t $B_SECONDS (+1 s omitted) with 1 and 4"
+echo "   $B_REPEAT round(s) over the paths; each: iperf3 -t $B_SECONDS (+1 s omitted) with 1 and 4"
 echo "   streams, connrate $B_CONN_THREADS threads x ${B_CONN_SECONDS}s. Medians over the rounds."
 for round in $(seq 1 "$B_REPEAT"); do
     echo "-- round $round/$B_REPEAT"
