@@ -135,6 +135,41 @@ private:
         worker_.clear_outputs();
     }
 
+    // A packet translated to exactly one packet of the other protocol
+    // (TCP <-> SAL, 1:1: everything but the segmentation of a GSO
+    // super-packet) goes back to the kernel in place of the original: a
+    // mangled accept verdict instead of drop + raw-socket injection. Queued
+    // at PREROUTING, the kernel routes the new header after the hook; at
+    // OUTPUT it reroutes when the addresses changed. Saves, per packet, the
+    // raw socket's skb allocation, route lookup and OUTPUT/POSTROUTING
+    // hooks, and on the host agent the loopback round (netif_rx, softirq,
+    // PREROUTING) before the local TCP receives it. Order within a
+    // direction is kept: switching between in-place and injected output
+    // flushes the other kind first.
+    bool replace_in_place(nfq::QueuedPacket& p) {
+        if (p.payload.size() < 20 || p.is_gso() || worker_.output_count() != 1)
+            return false;
+        std::span<const std::uint8_t> only;
+        worker_.for_each_output([&](std::span<const std::uint8_t> o) { only = o; });
+        // Only a translation (the protocol changes) that keeps the source
+        // address: a new source that is one of the box's own addresses (the
+        // translator's SAL -> TCP direction) is dropped as a martian at
+        // PREROUTING unless accept_local is set.
+        if (only.size() < 20 || only[9] == p.payload[9] ||
+            std::memcmp(only.data() + 12, p.payload.data() + 12, 4) != 0)
+            return false;
+        if (injector_.pending())
+            injector_.flush(); // earlier injections leave first
+        if (queue_.accept_mangled(p.id, only)) {
+            worker_.clear_outputs();
+            inplace_pending_ = true;
+        } else { // over 65535 bytes: cannot happen for a 1:1 translation; inject
+            drain_outputs();
+            queue_.drop(p.id);
+        }
+        return true;
+    }
+
     void loop() {
         UniqueFd ep(epoll_create1(EPOLL_CLOEXEC));
         epoll_event ev{};
@@ -149,6 +184,12 @@ private:
             for (int round = 0; round < 64; ++round) {
                 std::size_t n = queue_.receive([&](nfq::QueuedPacket& p) {
                     auto verdict = worker_.process(p.payload, now, p.checksum_not_ready());
+                    if (verdict == engine::Verdict::drop && replace_in_place(p))
+                        return;
+                    if (worker_.output_count() && inplace_pending_) {
+                        queue_.flush(); // earlier in-place replacements leave first
+                        inplace_pending_ = false;
+                    }
                     drain_outputs();
                     if (verdict == engine::Verdict::drop)
                         queue_.drop(p.id);
@@ -157,6 +198,7 @@ private:
                 });
                 injector_.flush();
                 queue_.flush();
+                inplace_pending_ = false;
                 if (n == 0)
                     break;
             }
@@ -177,6 +219,7 @@ private:
     nfq::Queue queue_;
     nfq::Injector injector_;
     engine::Worker worker_;
+    bool inplace_pending_ = false; // a mangled verdict waits in the queue's send buffer
     std::thread thread_;
     std::atomic<bool> stop_{false};
 };

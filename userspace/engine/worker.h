@@ -161,6 +161,7 @@ public:
                                              emit_.pkts[i].len));
     }
     void clear_outputs();
+    [[nodiscard]] std::uint16_t output_count() const { return emit_.n_pkts; }
 
     [[nodiscard]] const Counters& counters() const { return counters_; }
     std::vector<FlowInfo> snapshot_flows() const;
