@@ -353,12 +353,8 @@ private:
 
 std::string Diagnostic::to_string() const {
     std::string out = file;
-    if (line > 0) {
-        // Appended piecewise: GCC 12 at -O3 warns (-Wrestrict, a false
-        // positive) on ":" + std::to_string(line).
-        out += ':';
-        out += std::to_string(line);
-    }
+    if (line > 0)
+        out += ":" + std::to_string(line);
     out += ": ";
     if (severity == Severity::warning)
         out += "warning: ";
