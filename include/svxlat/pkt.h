@@ -33,6 +33,13 @@ struct svx_pkt_view {
 
 enum svx_err svx_pkt_parse(const u8 *pkt, size_t len, unsigned int opts, struct svx_pkt_view *v);
 
+/* The IPv4 header checks every parser starts with: version 4, header and
+ * total length within len, no fragment; the header checksum with
+ * SVX_PKT_VERIFY_IP_CSUM. Sets *hlen and *tot_len.
+ */
+enum svx_err svx_ipv4_parse(const u8 *pkt, size_t len, unsigned int opts, unsigned int *hlen,
+			    unsigned int *tot_len);
+
 static inline const u8 *svx_ip_saddr(const u8 *pkt)
 {
 	return pkt + 12;

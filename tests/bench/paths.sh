@@ -49,10 +49,16 @@ SVXLATD=$build/userspace/daemon/svxlatd
 # instead (A/B of an engine change in one run, same topology and rounds).
 SVXLATD_ALT=${BENCH_SVXLATD_ALT:-}
 
-die() {
-    echo "paths: $*" >&2
-    exit 1
-}
+export SVXLATD
+
+TOPO=svb$$
+TOPO_DIR=/tmp/$TOPO
+# shellcheck source-path=SCRIPTDIR source=../e2e/topology.sh
+source "$repo/tests/e2e/topology.sh"
+
+BENCH_NAME=paths
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$here/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "needs root (network namespaces, netfilter); run: sudo make bench"
 for tool in ip iperf3 ethtool nft iptables python3 timeout ss; do
@@ -61,15 +67,6 @@ done
 for bin in "$NFQ_ACCEPT" "$CONNRATE" "$SVXLATD"; do
     [[ -x $bin ]] || die "missing $bin (build first: make)"
 done
-export SVXLATD
-
-TOPO=svb$$
-TOPO_DIR=/tmp/$TOPO
-# shellcheck source-path=SCRIPTDIR source=../e2e/topology.sh
-source "$repo/tests/e2e/topology.sh"
-
-declare -A PID=() # name -> pid of a background process started here
-RESULTS=$TOPO_DIR/results
 
 cleanup() {
     local rc=$?
@@ -81,100 +78,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "paths: interrupted" >&2; exit 130' INT TERM
 
-# bg_start NAME NS CMD...: a background process in a namespace, by PID.
-bg_start() {
-    local name=$1 n=$2
-    shift 2
-    # Not through in_ns: a backgrounded shell function is a subshell, and its
-    # PID would not be the program's. ip netns exec execs the program.
-    ip netns exec "$(ns "$n")" "$@" >"$TOPO_DIR/$name.log" 2>&1 &
-    PID[$name]=$!
-    TOPO_PIDS+=("$!")
-}
-
-# bg_stop NAME: SIGTERM, up to 5 s, then SIGKILL; forgets the PID.
-bg_stop() {
-    local name=$1 pid=${PID[$1]:-}
-    [[ -n $pid ]] || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    unset "PID[$name]"
-    local keep=() p
-    for p in "${TOPO_PIDS[@]}"; do
-        [[ $p == "$pid" ]] || keep+=("$p")
-    done
-    TOPO_PIDS=("${keep[@]}")
-}
-
-# wait_listen NS PORT: until something listens on PORT in NS (5 s at most).
-wait_listen() {
-    for _ in $(seq 1 100); do
-        [[ -n $(in_ns "$1" ss -Hltn "sport = :$2") ]] && return 0
-        sleep 0.05
-    done
-    die "nothing listens on port $2 in $1"
-}
-
-# wait_log NAME TEXT: until the process's log shows TEXT (5 s at most).
-wait_log() {
-    for _ in $(seq 1 100); do
-        grep -q "$2" "$TOPO_DIR/$1.log" 2>/dev/null && return 0
-        kill -0 "${PID[$1]}" 2>/dev/null || break
-        sleep 0.05
-    done
-    cat "$TOPO_DIR/$1.log" >&2 || true
-    die "$1 did not start"
-}
-
-bench_offloads() {
-    local pair n dev
-    for pair in cli:c0 xlt:x0 xlt:s0 sr:s0 i1:s0 i2:s0 lan:pxlt lan:psr lan:pi1 lan:pi2; do
-        n=${pair%%:*}
-        dev=${pair#*:}
-        in_ns "$n" ethtool -K "$dev" tso on gso on gro off >/dev/null 2>&1 || true
-    done
-}
-
-start_servers() {
-    bg_start iperf3 i1 iperf3 -s -B 10.0.2.11 -p 5201
-    bg_start connrate-server i1 "$CONNRATE" server 10.0.2.11 7000 4
-    wait_listen i1 5201
-    wait_listen i1 7000
-}
-
-restart_iperf_server() {
-    bg_stop iperf3
-    bg_start iperf3 i1 iperf3 -s -B 10.0.2.11 -p 5201
-    wait_listen i1 5201
-}
-
-record() { echo "$1 $2 $3" >>"$RESULTS"; }
-
-# iperf_once STREAMS: one client run; sets IPERF="Gbit/s retransmits"
-# ("0 0" on failure, and the server is restarted). Not for $(...): it may
-# restart the server, whose PID must be recorded in this shell.
-iperf_once() {
-    local out
-    IPERF="0 0"
-    if out=$(in_ns cli timeout $((B_SECONDS + 25)) iperf3 -c 192.0.2.10 -p 5201 \
-        -t "$B_SECONDS" -O 1 -P "$1" -J 2>/dev/null) &&
-        IPERF=$(python3 -c '
-import json, sys
-d = json.load(sys.stdin)["end"]
-print("%.3f %d" % (d["sum_received"]["bits_per_second"] / 1e9, d["sum_sent"].get("retransmits", 0)))
-' <<<"$out"); then
-        return 0
-    fi
-    IPERF="0 0"
-    echo "paths: iperf3 -P $1 failed; restarting the iperf3 server" >&2
-    restart_iperf_server
-}
-
 # measure PATH: one round of a path: throughput with 1 and 4 streams, then
 # the connection rate. Every figure is recorded; the report takes medians.
 measure() {
@@ -185,8 +88,7 @@ measure() {
         record "$path" "retrans_$streams" "${IPERF#* }"
         out+=" ${streams}x: ${IPERF% *} Gbit/s (${IPERF#* } retr);"
     done
-    line=$(in_ns cli timeout $((B_CONN_SECONDS + 30)) "$CONNRATE" client 192.0.2.10 7000 \
-        "$B_CONN_THREADS" "$B_CONN_SECONDS" || echo "conns=0 rate=0 p50_ms=0 p99_ms=0 errors=-1")
+    line=$(connrate_once 192.0.2.10)
     for kv in $line; do
         case ${kv%%=*} in
         rate | p50_ms | p99_ms | errors) record "$path" "${kv%%=*}" "${kv#*=}" ;;
@@ -229,98 +131,6 @@ nfq_off() {
     if [[ ${1:-$B_REPEAT} == "$B_REPEAT" ]]; then
         echo "             counters: $(grep '^queue' "$TOPO_DIR/nfq.log" || true)"
     fi
-}
-
-svxlat_configs() {
-    local q=$1 sock=$TOPO_DIR/run
-    mkdir -p "$sock"
-    printf 'IP-address  port  service-ID\n192.0.2.10  5201  0x0000c0de\n192.0.2.10  7000  0x0000beef\n' \
-        >"$TOPO_DIR/table.conf"
-    # Long timeouts only where the bench would otherwise disturb itself: the
-    # host agent's health check connects to each service port once per
-    # refresh, which must not land in an iperf3 test.
-    cat >"$TOPO_DIR/xlt.conf" <<CONF
-[engine]
-queues = $q
-control-socket = $sock/xlt.sock
-timeout-time-wait = 2s
-log-level = warning
-[translator]
-table = $TOPO_DIR/table.conf
-address = 10.0.2.1
-router = 10.0.2.2
-tcp-options = keep
-CONF
-    cat >"$TOPO_DIR/sr.conf" <<CONF
-[engine]
-control-socket = $sock/sr.sock
-log-level = warning
-[router]
-address = 10.0.2.2
-expiry = 30m
-CONF
-    cat >"$TOPO_DIR/i1.conf" <<CONF
-[engine]
-queues = $q
-control-socket = $sock/i1.sock
-timeout-time-wait = 2s
-log-level = warning
-[host]
-address = 10.0.2.11
-router = 10.0.2.2
-refresh = 10m
-service = 0x0000c0de 5201
-service = 0x0000beef 7000
-CONF
-}
-
-# svxlat_on QUEUES [SVXLATD]: translator, router and host agent up and ready.
-svxlat_on() {
-    svxlat_configs "$1"
-    local n bin=${2:-$SVXLATD}
-    for n in sr i1 xlt; do
-        bg_start "svxlatd-$n" "$n" "$bin" -c "$TOPO_DIR/$n.conf"
-    done
-    for n in sr i1 xlt; do
-        for _ in $(seq 1 100); do
-            [[ -S $TOPO_DIR/run/$n.sock ]] && break
-            kill -0 "${PID[svxlatd-$n]}" 2>/dev/null || break
-            sleep 0.05
-        done
-        [[ -S $TOPO_DIR/run/$n.sock ]] || {
-            cat "$TOPO_DIR/svxlatd-$n.log" >&2
-            die "svxlatd in $n did not start"
-        }
-    done
-    # Ready when a connection through translator, router and host agent works.
-    for _ in $(seq 1 100); do
-        if in_ns cli timeout 2 "$CONNRATE" client 192.0.2.10 7000 1 0.05 2>/dev/null |
-            grep -q 'conns=[1-9]'; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    die "no connection through svxlat after 10 s (logs in $TOPO_DIR)"
-}
-
-svxlat_counters() {
-    local n
-    for n in xlt i1; do
-        "$build/userspace/cli/svxlat" -s "$TOPO_DIR/run/$n.sock" counters 2>/dev/null |
-            awk -v ns="$n" '$3 > 0 && ($1 == "drop" || $2 ~ /enobufs|dropped|overflow|nobufs|err_|gso_packets|^packets$|emitted|mangled_too/) {
-                printf "%s:%s/%s=%s ", ns, $1, $2, $3 }'
-    done
-}
-
-# svxlat_off [ROUND]: stops the daemons; their counters after the last round.
-svxlat_off() {
-    if [[ ${1:-$B_REPEAT} == "$B_REPEAT" ]]; then
-        echo "             counters: $(svxlat_counters)"
-    fi
-    local n
-    for n in xlt i1 sr; do
-        bg_stop "svxlatd-$n"
-    done
 }
 
 # perf_svxlat: samples both packet daemons (kernel call graphs) during one

@@ -2,6 +2,21 @@
 
 namespace svxlat {
 
+void split_fields(std::string_view line, std::vector<std::string_view>& fields) {
+    auto blank = [](char c) { return c == ' ' || c == '\t'; };
+    fields.clear();
+    std::size_t pos = 0;
+    while (pos < line.size()) {
+        while (pos < line.size() && blank(line[pos]))
+            ++pos;
+        std::size_t start = pos;
+        while (pos < line.size() && !blank(line[pos]))
+            ++pos;
+        if (pos > start)
+            fields.push_back(line.substr(start, pos - start));
+    }
+}
+
 std::string printable_field(std::string_view text) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out;

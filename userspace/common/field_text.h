@@ -9,10 +9,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace svxlat {
 
 inline constexpr std::size_t kMaxQuotedBytes = 64;
+
+// Splits a line at runs of spaces and tabs into fields (views into line).
+void split_fields(std::string_view line, std::vector<std::string_view>& fields);
 
 // A field as it appears in a diagnostic: non-printable bytes as \xNN, cut
 // after 64 bytes with "...", so a message is always one readable line.

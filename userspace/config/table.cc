@@ -30,9 +30,6 @@ constexpr std::string_view kKeyTcpOptions = "serval-tcp-options";
 constexpr std::string_view kKeyRelayTarget = "relay-target";
 constexpr std::string_view kKeyProxyProtocol = "proxy-protocol";
 
-bool is_separator(char c) {
-    return c == ' ' || c == '\t';
-}
 bool is_digit(char c) {
     return c >= '0' && c <= '9';
 }
@@ -55,20 +52,6 @@ std::uint64_t index_key(Ipv4Address address, std::uint16_t port) {
     return key << 16 | port;
 }
 
-// Splits a line at runs of spaces and tabs.
-void split_fields(std::string_view line, std::vector<std::string_view>& fields) {
-    fields.clear();
-    std::size_t pos = 0;
-    while (pos < line.size()) {
-        while (pos < line.size() && is_separator(line[pos]))
-            ++pos;
-        std::size_t start = pos;
-        while (pos < line.size() && !is_separator(line[pos]))
-            ++pos;
-        if (pos > start)
-            fields.push_back(line.substr(start, pos - start));
-    }
-}
 
 // A field error: the reason, or nothing when the field is valid.
 using FieldError = std::optional<std::string>;

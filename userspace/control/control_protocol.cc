@@ -1,5 +1,7 @@
 #include "control/control_protocol.h"
 
+#include "common/unique_fd.h"
+
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -22,20 +24,6 @@ constexpr std::array<std::pair<std::string_view, Command>, 6> kCommands{{
     {"reload", Command::reload},
 }};
 
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0)
-            ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    [[nodiscard]] int get() const { return fd_; }
-
-private:
-    int fd_;
-};
 
 std::runtime_error socket_error(const std::string& path, const char* what) {
     return std::runtime_error(path + ": " + what + ": " + std::strerror(errno));
@@ -91,7 +79,7 @@ std::string query(const std::string& path, const Request& request) {
     if (path.size() >= sizeof(addr.sun_path))
         throw std::runtime_error(path + ": socket path too long");
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (fd.get() < 0)
         throw socket_error(path, "socket");
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) < 0)

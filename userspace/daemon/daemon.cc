@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "common/packet_text.h"
+#include "common/unique_fd.h"
 #include "config/table.h"
 #include "control/control_protocol.h"
 #include "nfq/injector.h"
@@ -44,27 +45,6 @@ namespace {
 
 constexpr std::uint64_t kTickMs = 100;
 
-class UniqueFd {
-public:
-    UniqueFd() = default;
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    ~UniqueFd() { reset(); }
-    UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    UniqueFd& operator=(UniqueFd&& o) noexcept {
-        reset();
-        fd_ = std::exchange(o.fd_, -1);
-        return *this;
-    }
-    void reset() {
-        if (fd_ >= 0)
-            ::close(fd_);
-        fd_ = -1;
-    }
-    [[nodiscard]] int get() const { return fd_; }
-
-private:
-    int fd_ = -1;
-};
 
 engine::FlowLimits flow_limits(const EngineSettings& e) {
     engine::FlowLimits l;

@@ -56,22 +56,6 @@ std::string_view trim(std::string_view text) {
     return text;
 }
 
-// Text from the file as a message shows it: non-printable bytes as \xNN and
-// cut short, so a diagnostic is always one readable line.
-void split_fields(std::string_view text, std::vector<std::string_view>& fields) {
-    fields.clear();
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-        while (pos < text.size() && is_blank(text[pos]))
-            ++pos;
-        std::size_t start = pos;
-        while (pos < text.size() && !is_blank(text[pos]))
-            ++pos;
-        if (pos > start)
-            fields.push_back(text.substr(start, pos - start));
-    }
-}
-
 // ---------------------------------------------------------------- value parsers
 
 // A value error: the reason, or nothing when the value is valid.

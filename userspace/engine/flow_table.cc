@@ -1,20 +1,12 @@
 #include "engine/flow_table.h"
 
+#include "common/hash.h"
+
 #include <cstring>
 
 namespace svxlat::engine {
 namespace {
 
-std::uint64_t mix(std::uint64_t x) {
-    // splitmix64 finaliser: cheap, and with a random seed the bucket of a
-    // key cannot be chosen by a remote sender.
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
 
 std::uint32_t load32(const Ipv4& a) {
     std::uint32_t v = 0;
@@ -41,14 +33,14 @@ TcpKey tcp_key_of(const svx_flow& flow) {
 std::size_t FlowTable::KeyHash::operator()(const TcpKey& k) const {
     std::uint64_t a = static_cast<std::uint64_t>(load32(k.remote_addr)) << 32 | load32(k.self_addr);
     std::uint64_t b = static_cast<std::uint64_t>(k.remote_port) << 16 | k.self_port;
-    return mix(mix(a ^ seed) ^ b);
+    return mix64(mix64(a ^ seed) ^ b);
 }
 
 std::size_t FlowTable::KeyHash::operator()(const PeerKey& k) const {
-    return mix((static_cast<std::uint64_t>(load32(k.peer_addr)) << 32 | k.peer_flow) ^ seed);
+    return mix64((static_cast<std::uint64_t>(load32(k.peer_addr)) << 32 | k.peer_flow) ^ seed);
 }
 
-std::size_t FlowTable::KeyHash::operator()(std::uint32_t k) const { return mix(k ^ seed); }
+std::size_t FlowTable::KeyHash::operator()(std::uint32_t k) const { return mix64(k ^ seed); }
 
 FlowTable::FlowTable(unsigned shard, unsigned shard_count, const FlowLimits& limits,
                      std::uint16_t flow_port_low, std::uint16_t flow_port_high)

@@ -151,6 +151,18 @@ std::optional<std::uint16_t> Worker::host_port_for(const svx_sid& service) const
     return best->port;
 }
 
+FlowEntry* Worker::admit_flow() {
+    FlowTable::AdmitResult admit{};
+    FlowEntry* entry = flows_.allocate(admit, [&](FlowEntry& victim) {
+        svx_flow_abort(&victim.flow, &settings_->flow, &emit_);
+    });
+    if (admit == FlowTable::AdmitResult::evicted_embryonic)
+        counters_.add(Event::embryonic_evicted);
+    if (!entry)
+        counters_.add(Event::table_full);
+    return entry;
+}
+
 Verdict Worker::on_tcp(std::span<const std::uint8_t> pkt, std::uint64_t now_ms,
                        bool verify_csum) {
     svx_tcp_view tv{};
@@ -222,16 +234,9 @@ Verdict Worker::translator_tcp(std::span<const std::uint8_t> pkt, const svx_tcp_
                 counters_.add(Event::tcp_reset_replies);
             return Verdict::drop;
         }
-        FlowTable::AdmitResult admit{};
-        entry = flows_.allocate(admit, [&](FlowEntry& victim) {
-            svx_flow_abort(&victim.flow, &settings_->flow, &emit_);
-        });
-        if (admit == FlowTable::AdmitResult::evicted_embryonic)
-            counters_.add(Event::embryonic_evicted);
-        if (!entry) {
-            counters_.add(Event::table_full);
+        entry = admit_flow();
+        if (!entry)
             return Verdict::drop;
-        }
         std::uint8_t nonce[SVX_NONCE_LEN];
         random_.fill(nonce);
         bool strip = row->tcp_options == config::TcpOptionPolicy::unset
@@ -345,16 +350,9 @@ Verdict Worker::host_sal_syn(std::span<const std::uint8_t> pkt, const svx_pkt_vi
             counters_.drop(err);
             return Verdict::drop;
         }
-        FlowTable::AdmitResult admit{};
-        entry = flows_.allocate(admit, [&](FlowEntry& victim) {
-            svx_flow_abort(&victim.flow, &settings_->flow, &emit_);
-        });
-        if (admit == FlowTable::AdmitResult::evicted_embryonic)
-            counters_.add(Event::embryonic_evicted);
-        if (!entry) {
-            counters_.add(Event::table_full);
+        entry = admit_flow();
+        if (!entry)
             return Verdict::drop;
-        }
         entry->flow = flow;
         if (!flows_.insert(entry, peer)) {
             counters_.drop(SVX_E_STATE);

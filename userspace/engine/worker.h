@@ -179,6 +179,9 @@ private:
     Verdict router_packet(std::span<const std::uint8_t> pkt, const svx_pkt_view& pv,
                           std::uint64_t now_ms);
     void after_call(FlowEntry* entry, const svx_result& r, Event translated);
+    // A table entry for a new flow (evicting the oldest half-open one when
+    // the embryonic limit is reached), or nullptr when the table is full.
+    FlowEntry* admit_flow();
     void refresh_settings();
     std::optional<std::uint16_t> host_port_for(const svx_sid& service) const;
     bool is_host_service_port(const std::uint8_t* addr, std::uint16_t port) const;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include "router/service_table.h"
 
+#include "common/hash.h"
+
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -53,16 +55,6 @@ std::string_view to_string(RegistrationOutcome outcome) {
 
 namespace {
 
-std::uint64_t mix64(std::uint64_t x) {
-    // splitmix64 finalizer: every input bit reaches the low bits the bucket
-    // index is taken from (IDs often differ only in a few bytes).
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
 
 // floor(random * total / 2^64): a uniform point in [0, total).
 std::uint64_t scale(std::uint64_t random, std::uint64_t total) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include "steer/command.h"
 
+#include "common/unique_fd.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -26,22 +28,6 @@ bool is_executable(const std::string& path) {
            ::access(path.c_str(), X_OK) == 0;
 }
 
-class Fd {
-public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd() { reset(); }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    void reset() {
-        if (fd_ >= 0)
-            ::close(fd_);
-        fd_ = -1;
-    }
-
-private:
-    int fd_;
-};
 
 } // namespace
 
@@ -97,13 +83,13 @@ CommandResult run_command(const std::vector<std::string>& argv, std::string_view
     int in_pair[2], out_pipe[2], err_pipe[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) < 0)
         return result;
-    Fd in_parent(in_pair[0]), in_child(in_pair[1]);
+    UniqueFd in_parent(in_pair[0]), in_child(in_pair[1]);
     if (::pipe2(out_pipe, O_CLOEXEC) < 0)
         return result;
-    Fd out_parent(out_pipe[0]), out_child(out_pipe[1]);
+    UniqueFd out_parent(out_pipe[0]), out_child(out_pipe[1]);
     if (::pipe2(err_pipe, O_CLOEXEC) < 0)
         return result;
-    Fd err_parent(err_pipe[0]), err_child(err_pipe[1]);
+    UniqueFd err_parent(err_pipe[0]), err_child(err_pipe[1]);
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);

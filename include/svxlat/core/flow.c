@@ -44,20 +44,12 @@ enum svx_timeout svx_flow_timeout_class(enum svx_flow_state state)
 enum svx_err svx_tcp_parse(const u8 *pkt, size_t len, struct svx_tcp_view *v)
 {
 	unsigned int hlen, tot, thlen;
+	enum svx_err err;
 
 	memset(v, 0, sizeof(*v));
-	if (len < SVX_IPV4_HDR_LEN)
-		return SVX_E_IP_TRUNCATED;
-	if (pkt[0] >> 4 != 4)
-		return SVX_E_IP_VERSION;
-	hlen = (unsigned int)(pkt[0] & 0xf) * 4;
-	if (hlen < SVX_IPV4_HDR_LEN || hlen > len)
-		return SVX_E_IP_HDR_LEN;
-	tot = svx_get_be16(pkt + 2);
-	if (tot < hlen || tot > len)
-		return SVX_E_IP_TOT_LEN;
-	if (svx_get_be16(pkt + 6) & (SVX_IPV4_MF | SVX_IPV4_OFFMASK))
-		return SVX_E_IP_FRAGMENT;
+	err = svx_ipv4_parse(pkt, len, 0, &hlen, &tot);
+	if (err)
+		return err;
 	if (pkt[9] != SVX_IPPROTO_TCP)
 		return SVX_E_L4_PROTO;
 	if (tot - hlen < SVX_TCP_HDR_LEN)

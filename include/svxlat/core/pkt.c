@@ -43,26 +43,39 @@ static enum svx_err svx_parse_transport(const u8 *pkt, unsigned int opts, struct
 	return SVX_OK;
 }
 
+enum svx_err svx_ipv4_parse(const u8 *pkt, size_t len, unsigned int opts, unsigned int *hlen,
+			    unsigned int *tot_len)
+{
+	unsigned int h, tot;
+
+	if (len < SVX_IPV4_HDR_LEN)
+		return SVX_E_IP_TRUNCATED;
+	if (pkt[0] >> 4 != 4)
+		return SVX_E_IP_VERSION;
+	h = (unsigned int)(pkt[0] & 0xf) * 4;
+	if (h < SVX_IPV4_HDR_LEN || h > len)
+		return SVX_E_IP_HDR_LEN;
+	tot = svx_get_be16(pkt + 2);
+	if (tot < h || tot > len)
+		return SVX_E_IP_TOT_LEN;
+	if ((opts & SVX_PKT_VERIFY_IP_CSUM) && svx_csum(pkt, h) != 0)
+		return SVX_E_IP_CSUM;
+	if (svx_get_be16(pkt + 6) & (SVX_IPV4_MF | SVX_IPV4_OFFMASK))
+		return SVX_E_IP_FRAGMENT;
+	*hlen = h;
+	*tot_len = tot;
+	return SVX_OK;
+}
+
 enum svx_err svx_pkt_parse(const u8 *pkt, size_t len, unsigned int opts, struct svx_pkt_view *v)
 {
 	unsigned int hlen, tot, off;
 	enum svx_err err;
 
 	memset(v, 0, sizeof(*v));
-	if (len < SVX_IPV4_HDR_LEN)
-		return SVX_E_IP_TRUNCATED;
-	if (pkt[0] >> 4 != 4)
-		return SVX_E_IP_VERSION;
-	hlen = (unsigned int)(pkt[0] & 0xf) * 4;
-	if (hlen < SVX_IPV4_HDR_LEN || hlen > len)
-		return SVX_E_IP_HDR_LEN;
-	tot = svx_get_be16(pkt + 2);
-	if (tot < hlen || tot > len)
-		return SVX_E_IP_TOT_LEN;
-	if ((opts & SVX_PKT_VERIFY_IP_CSUM) && svx_csum(pkt, hlen) != 0)
-		return SVX_E_IP_CSUM;
-	if (svx_get_be16(pkt + 6) & (SVX_IPV4_MF | SVX_IPV4_OFFMASK))
-		return SVX_E_IP_FRAGMENT;
+	err = svx_ipv4_parse(pkt, len, opts, &hlen, &tot);
+	if (err)
+		return err;
 	v->ip_hlen = (u16)hlen;
 	v->ip_len = (u16)tot;
 	v->ip_proto = pkt[9];
