@@ -1,5 +1,14 @@
 #include "common/field_text.h"
 
+#include "common/unique_fd.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
 namespace svxlat {
 
 void split_fields(std::string_view line, std::vector<std::string_view>& fields) {
@@ -106,6 +115,60 @@ std::optional<std::string> parse_unicast_endpoint(std::string_view text,
     address = parsed;
     port = static_cast<std::uint16_t>(value);
     return std::nullopt;
+}
+
+std::string format_ipv4(const std::array<std::uint8_t, 4>& address) {
+    return std::to_string(address[0]) + "." + std::to_string(address[1]) + "." +
+           std::to_string(address[2]) + "." + std::to_string(address[3]);
+}
+
+FileText read_file_bounded(const std::string& path, std::size_t max_bytes) {
+    FileText out;
+    auto fail = [&](const char* step) {
+        out.error = errno;
+        out.failed_step = step;
+        out.text.clear();
+        return out;
+    };
+    UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!file)
+        return fail("cannot open");
+    struct stat info {};
+    if (::fstat(file.get(), &info) != 0)
+        return fail("cannot read");
+    // An oversized regular file is refused before reading; for pipes and the
+    // like the read stops one byte past the limit.
+    std::size_t capacity = max_bytes + 1;
+    if (S_ISREG(info.st_mode)) {
+        if (static_cast<std::uintmax_t>(info.st_size) > max_bytes) {
+            out.too_large = true;
+            return out;
+        }
+        capacity = std::min(capacity, static_cast<std::size_t>(info.st_size) + 1);
+    }
+    out.text.resize(std::min<std::size_t>(capacity, 64 * 1024));
+    std::size_t used = 0;
+    for (;;) {
+        if (used == out.text.size()) {
+            if (out.text.size() > max_bytes) {
+                out.too_large = true;
+                out.text.clear();
+                return out;
+            }
+            out.text.resize(std::min(out.text.size() * 2, max_bytes + 1));
+        }
+        ssize_t got = ::read(file.get(), out.text.data() + used, out.text.size() - used);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return fail("cannot read");
+        }
+        if (got == 0)
+            break;
+        used += static_cast<std::size_t>(got);
+    }
+    out.text.resize(used);
+    return out;
 }
 
 } // namespace svxlat

@@ -38,4 +38,18 @@ std::optional<std::string> parse_unicast_endpoint(std::string_view text,
                                                   std::array<std::uint8_t, 4>& address,
                                                   std::uint16_t& port);
 
+// "10.0.2.1".
+std::string format_ipv4(const std::array<std::uint8_t, 4>& address);
+
+// Reads a whole file of at most max_bytes. error is 0 on success, else the
+// errno of the step named by failed_step ("cannot open", "cannot read");
+// too_large when the file holds more than max_bytes.
+struct FileText {
+    std::string text;
+    int error = 0;
+    const char* failed_step = nullptr;
+    bool too_large = false;
+};
+FileText read_file_bounded(const std::string& path, std::size_t max_bytes);
+
 } // namespace svxlat

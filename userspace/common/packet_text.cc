@@ -1,5 +1,7 @@
 #include "common/packet_text.h"
 
+#include "common/field_text.h"
+
 #include <svxlat/pkt.h>
 
 #include <algorithm>
@@ -30,8 +32,7 @@ std::string hex32(std::uint32_t value) {
 } // namespace
 
 std::string ipv4_to_string(std::span<const std::uint8_t, 4> address) {
-    return std::to_string(address[0]) + "." + std::to_string(address[1]) + "." +
-           std::to_string(address[2]) + "." + std::to_string(address[3]);
+    return format_ipv4({address[0], address[1], address[2], address[3]});
 }
 
 std::string ipv4_to_string(const std::array<std::uint8_t, 4>& address) {

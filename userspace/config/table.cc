@@ -394,74 +394,18 @@ TableLoadResult parse_table(std::string_view text, std::string_view file_name,
     return TableLoader(file_name, limits).parse(text);
 }
 
-namespace {
-
-// Owns a file descriptor.
-class FileDescriptor {
-public:
-    explicit FileDescriptor(int fd) : fd_(fd) {}
-    FileDescriptor(const FileDescriptor&) = delete;
-    FileDescriptor& operator=(const FileDescriptor&) = delete;
-    ~FileDescriptor() {
-        if (fd_ >= 0)
-            ::close(fd_);
-    }
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
-
-} // namespace
 
 TableLoadResult load_table_file(const std::string& path, const TableLimits& limits) {
     TableLoader loader(path, limits);
-    FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (file.get() < 0)
-        return loader.unreadable("cannot open", errno);
-    struct stat info {};
-    if (::fstat(file.get(), &info) != 0)
-        return loader.unreadable("cannot read", errno);
-    // Refuse an oversized regular file before reading it; for pipes and the
-    // like the read below stops one byte past the limit.
-    if (S_ISREG(info.st_mode) && static_cast<std::uintmax_t>(info.st_size) > limits.max_file_bytes)
+    auto file = read_file_bounded(path, limits.max_file_bytes);
+    if (file.failed_step)
+        return loader.unreadable(file.failed_step, file.error);
+    if (file.too_large)
         return loader.too_large();
-
-    std::string text;
-    std::size_t capacity = limits.max_file_bytes + 1;
-    if (S_ISREG(info.st_mode))
-        capacity = std::min(capacity, static_cast<std::size_t>(info.st_size) + 1);
-    text.resize(std::min<std::size_t>(capacity, 64 * 1024));
-    std::size_t used = 0;
-    for (;;) {
-        if (used == text.size()) {
-            if (text.size() > limits.max_file_bytes)
-                return loader.too_large();
-            text.resize(std::min(text.size() * 2, limits.max_file_bytes + 1));
-        }
-        ssize_t got = ::read(file.get(), text.data() + used, text.size() - used);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            return loader.unreadable("cannot read", errno);
-        }
-        if (got == 0)
-            break;
-        used += static_cast<std::size_t>(got);
-    }
-    text.resize(used);
-    return loader.parse(text);
+    return loader.parse(file.text);
 }
 
-std::string format_address(Ipv4Address address) {
-    std::string out;
-    for (std::size_t i = 0; i < address.size(); ++i) {
-        if (i > 0)
-            out += '.';
-        out += std::to_string(address[i]);
-    }
-    return out;
-}
+std::string format_address(Ipv4Address address) { return format_ipv4(address); }
 
 std::string format_service_id(const svx_sid& service) {
     char text[SVX_SID_TEXT_LEN + 1];

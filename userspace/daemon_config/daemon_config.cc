@@ -978,21 +978,6 @@ private:
     std::vector<ConfigDiagnostic> errors_;
 };
 
-// An open file descriptor, closed when it goes out of scope.
-class FileDescriptor {
-public:
-    explicit FileDescriptor(int fd) : fd_(fd) {}
-    FileDescriptor(const FileDescriptor&) = delete;
-    FileDescriptor& operator=(const FileDescriptor&) = delete;
-    ~FileDescriptor() {
-        if (fd_ >= 0)
-            ::close(fd_);
-    }
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
 
 ConfigParseResult unreadable(const std::string& path, std::string_view what, int error_number) {
     ConfigParseResult result;
@@ -1036,36 +1021,23 @@ ConfigParseResult parse_daemon_config(std::string_view text, std::string_view fi
 }
 
 ConfigParseResult load_daemon_config(const std::string& path) {
-    FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (file.get() < 0)
-        return unreadable(path, "cannot open", errno);
-    // Read one byte past the limit, so an oversized file is reported as such.
-    std::string text(kMaxFileBytes + 1, '\0');
-    std::size_t size = 0;
-    while (size < text.size()) {
-        ssize_t got = ::read(file.get(), text.data() + size, text.size() - size);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            return unreadable(path, "cannot read", errno);
-        }
-        if (got == 0)
-            break;
-        size += static_cast<std::size_t>(got);
+    auto file = read_file_bounded(path, kMaxFileBytes);
+    if (file.failed_step)
+        return unreadable(path, file.failed_step, file.error);
+    if (file.too_large) {
+        ConfigParseResult result;
+        result.errors.push_back({path, 0, {}, "file is larger than 1 MiB"});
+        return result;
     }
-    text.resize(size);
     std::error_code error;
     auto absolute = std::filesystem::absolute(path, error);
     std::string base_directory;
     if (!error)
         base_directory = absolute.lexically_normal().parent_path().string();
-    return parse_daemon_config(text, path, base_directory);
+    return parse_daemon_config(file.text, path, base_directory);
 }
 
-std::string format_address(const Ipv4Address& address) {
-    return std::to_string(address[0]) + "." + std::to_string(address[1]) + "." +
-           std::to_string(address[2]) + "." + std::to_string(address[3]);
-}
+std::string format_address(const Ipv4Address& address) { return format_ipv4(address); }
 
 std::string format_duration(Duration duration) {
     const auto ms = static_cast<std::uint64_t>(duration.count());

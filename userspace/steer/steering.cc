@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 #include "steer/steering.h"
 
+#include "common/field_text.h"
+
 #include "steer/command.h"
 
 #include <nftables/libnftables.h>
@@ -227,10 +229,7 @@ CommandResult run_iptables_restore(const IptablesTools& tools, const std::string
 
 } // namespace
 
-std::string format_address(const Ipv4Address& address) {
-    return std::to_string(address[0]) + "." + std::to_string(address[1]) + "." +
-           std::to_string(address[2]) + "." + std::to_string(address[3]);
-}
+std::string format_address(const Ipv4Address& address) { return format_ipv4(address); }
 
 std::string_view to_string(Backend backend) {
     switch (backend) {
