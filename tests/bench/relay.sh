@@ -13,7 +13,9 @@
 #   direct          no middle box: the client connects to 10.0.2.11 itself,
 #                   routed by xlt (plain IPv4 forwarding): the reference
 #   haproxy         haproxy `mode tcp` in xlt (foreground, RELAY_WORKERS threads)
-#   haproxy-splice  the same with `option splice-auto`
+#   haproxy-splice  the same with `option splice-auto` (haproxy decides when)
+#   haproxy-splice-always  the same with `option splice-request` and
+#                   `option splice-response` (splice from the first byte)
 #   relay           a translator-only svxlatd whose table rows are
 #                   `192.0.2.10 PORT SID mode=relay relay-target=10.0.2.11:PORT`:
 #                   svxlat's relay with a plain TCP second leg, no Serval
@@ -29,7 +31,7 @@
 # machine's load hits all paths alike). A path's round: iperf3 receiver-side
 # throughput with each of BENCH_RELAY_STREAMS ("1 4 16") parallel streams,
 # BENCH_RELAY_SECONDS (3) s each after a 1 s omitted warm-up, then
-# BENCH_CONN_SECONDS (3) s of `connrate client` (BENCH_CONN_THREADS = 8
+# BENCH_RELAY_CONN_SECONDS (2) s of `connrate client` (BENCH_CONN_THREADS = 8
 # threads of connect / 100 B request / 100 B reply / close). Beside each
 # figure, the middle box's CPU time (utime + stime of its process, all
 # threads; for e2e paths the three daemons) per GB received and per
@@ -53,10 +55,10 @@ repo=$(cd "$here/../.." && pwd)
 
 B_SECONDS=${BENCH_RELAY_SECONDS:-3}
 B_REPEAT=${BENCH_REPEAT:-3}
-B_CONN_SECONDS=${BENCH_CONN_SECONDS:-3}
+B_CONN_SECONDS=${BENCH_RELAY_CONN_SECONDS:-2}
 B_CONN_THREADS=${BENCH_CONN_THREADS:-8}
 B_STREAMS=${BENCH_RELAY_STREAMS:-"1 4 16"}
-B_PATHS=${BENCH_RELAY_PATHS:-"direct haproxy haproxy-splice relay e2e-packet e2e-relay"}
+B_PATHS=${BENCH_RELAY_PATHS:-"direct haproxy haproxy-splice haproxy-splice-always relay e2e-packet e2e-relay"}
 B_PERF=${BENCH_RELAY_PERF:-0}
 RELAY_WORKERS=${BENCH_RELAY_WORKERS:-$(nproc)}
 RELAY_PIPE=${BENCH_RELAY_PIPE:-1M}
@@ -155,9 +157,18 @@ direct_off() {
     in_ns i1 ip route del 198.51.100.0/24 via 10.0.2.1
 }
 
-# haproxy_on [splice]: haproxy in xlt, in the foreground (-db), by PID.
+# haproxy_on [-splice|-splice-always]: haproxy in xlt, in the foreground
+# (-db), by PID. -splice: `option splice-auto` (haproxy decides per channel:
+# only once a channel looks like a fast streamer); -splice-always: `option
+# splice-request` and `option splice-response` (always).
 haproxy_on() {
-    local splice=${1:-}
+    local splice=""
+    case ${1:-} in
+    "") ;;
+    -splice) splice="    option splice-auto" ;;
+    -splice-always) splice=$'    option splice-request\n    option splice-response' ;;
+    *) die "unknown haproxy variant haproxy$1" ;;
+    esac
     cat >"$TOPO_DIR/haproxy.cfg" <<CFG
 global
     nbthread $RELAY_WORKERS
@@ -168,7 +179,7 @@ defaults
     timeout client 60s
     timeout server 60s
     maxconn 4000
-${splice:+    option splice-auto}
+$splice
 listen iperf3
     bind 192.0.2.10:5201
     server s1 10.0.2.11:5201
@@ -223,25 +234,51 @@ relay_knobs() {
     echo "$w $p"
 }
 
-# perf_profile NAME PID: samples PID (kernel call graphs, cpu-clock) during
-# one 1-stream run, then prints where the time goes.
+# perf_profile NAME PID: where PID's CPU time goes during one 1-stream iperf3
+# run and during one connection-rate run: perf samples (cpu-clock, kernel
+# call graphs; this VM has no hardware counters) and, at the same time, its
+# system calls (tracepoints) per MB received or per connection.
 perf_profile() {
-    local name=$1 pid=$2 data=$TOPO_DIR/perf-$1.data
-    timeout $((B_SECONDS + 10)) perf record -e cpu-clock -F 999 -g -p "$pid" -o "$data" \
-        -- sleep $((B_SECONDS + 1)) >/dev/null 2>&1 &
-    local ppid=$!
-    TOPO_PIDS+=("$ppid")
-    iperf_once 1
-    wait "$ppid" 2>/dev/null || true
-    echo "  $name, 1 stream under perf: ${IPERF% *} Gbit/s; share of its samples (children included):"
-    perf report -i "$data" --children --sort sym -g none --stdio 2>/dev/null |
-        awk '$1 ~ /%$/ && $3 == "[k]" && $4 ~ /^(__x64_sys_splice|__x64_sys_epoll_wait|__x64_sys_epoll_ctl|__x64_sys_sendto|__x64_sys_recvfrom|__x64_sys_read|__x64_sys_write|__x64_sys_getsockopt|__x64_sys_setsockopt|tcp_sendmsg_locked|tcp_recvmsg|tcp_splice_read|splice_to_socket|iter_file_splice_write|skb_splice_bits|handle_softirqs|tcp_v4_rcv|tcp_ack|schedule|__schedule|copy_page_to_iter|_copy_to_iter|_copy_from_iter|ep_poll|do_epoll_wait|pipe_write|pipe_read|entry_SYSCALL_64)$/ {
-            printf "    %-24s %s\n", $4, $1 }'
-    perf report -i "$data" --no-children --sort dso -g none --stdio 2>/dev/null |
-        awk '$1 ~ /%$/ && $2 != "[kernel.kallsyms]" { u += $1 } END { printf "    %-24s %.2f%%\n", "user space (self)", u }'
-    echo "    top symbols (self):"
-    perf report -i "$data" --no-children --sort sym -g none --stdio 2>/dev/null |
-        awk '$1 ~ /%$/ { print "      " $0; if (++n == 12) exit }'
+    local name=$1 pid=$2 what data stat rec st sc ev=raw_syscalls:sys_enter per line
+    for sc in splice epoll_wait epoll_ctl accept4 connect recvfrom sendto read write close \
+        pipe2 fcntl setsockopt getsockopt shutdown; do
+        ev+=,syscalls:sys_enter_$sc
+    done
+    for what in iperf conn; do
+        data=$TOPO_DIR/perf-$name-$what.data
+        stat=$TOPO_DIR/stat-$name-$what
+        timeout $((B_SECONDS + 10)) perf record -e cpu-clock -F 999 -g -p "$pid" -o "$data" \
+            -- sleep $((B_SECONDS + 1)) >/dev/null 2>&1 &
+        rec=$!
+        timeout $((B_SECONDS + 10)) perf stat -x, -e "$ev" -p "$pid" -o "$stat" \
+            -- sleep $((B_SECONDS + 1)) >/dev/null 2>&1 &
+        st=$!
+        TOPO_PIDS+=("$rec" "$st")
+        if [[ $what == iperf ]]; then
+            iperf_once 1
+            per=$(python3 -c "print($IPERF_BYTES * ($B_SECONDS + 1) / $B_SECONDS / 1e6)")
+            line="1 stream: ${IPERF% *} Gbit/s"
+        else
+            line=$(B_CONN_SECONDS=$((B_SECONDS + 1)) connrate_once)
+            per=$(sed -n 's/^conns=\([0-9]*\) .*/\1/p' <<<"$line")
+            line="conn rate: ${line#conns=* seconds=* }"
+            per=${per:-0}
+        fi
+        wait "$rec" "$st" 2>/dev/null || true
+        echo "  $name, $line (under perf); share of its samples (children included):"
+        perf report -i "$data" --children --sort sym -g none --stdio 2>/dev/null |
+            awk '$1 ~ /%$/ && $3 == "[k]" && $4 ~ /^(__x64_sys_[a-z0-9_]+|splice_to_socket|tcp_splice_read|tcp_sendmsg_locked|tcp_recvmsg|handle_softirqs|tcp_v4_rcv|__schedule|inet_csk_accept|tcp_v4_connect|__fput|pipe_fcntl|create_pipe_files)$/ && $1 + 0 >= 1 {
+                printf "    %-24s %s\n", $4, $1 }' || true
+        perf report -i "$data" --no-children --sort dso -g none --stdio 2>/dev/null |
+            awk '$1 ~ /%$/ && $2 != "[kernel.kallsyms]" { u += $1 } END { printf "    %-24s %.2f%%\n", "user space (self)", u }' || true
+        echo "    top symbols (self):"
+        perf report -i "$data" --no-children --sort sym -g none --stdio 2>/dev/null |
+            awk '$1 ~ /%$/ && n < 8 { print "      " $0; n++ }' || true
+        echo "    system calls per $([[ $what == iperf ]] && echo MB received || echo connection):"
+        awk -F, -v per="$per" '$1 ~ /^[0-9]+$/ && $1 > 0 && per > 0 {
+            sub(/^(raw_)?syscalls:sys_enter_?/, "", $3)
+            printf "      %-12s %.2f\n", ($3 == "" ? "all" : $3), $1 / per }' "$stat" 2>/dev/null || true
+    done
 }
 
 # ---------------------------------------------------------------------------
@@ -273,7 +310,7 @@ for round in $(seq 1 "$B_REPEAT"); do
             measure direct 10.0.2.11
             direct_off
             ;;
-        haproxy | haproxy-splice)
+        haproxy | haproxy-splice | haproxy-splice-always)
             [[ -n $HAPROXY ]] || continue
             haproxy_on "${path#haproxy}"
             measure "$path" 192.0.2.10 "${PID[haproxy]}"
@@ -309,9 +346,11 @@ if [[ $B_PERF == 1 ]]; then
         perf_profile relay "${PID[svxlatd-xlt]}"
         relay_off 0
         if [[ -n $HAPROXY ]]; then
-            haproxy_on splice
-            perf_profile haproxy-splice "${PID[haproxy]}"
-            haproxy_off
+            for variant in -splice -splice-always; do
+                haproxy_on "$variant"
+                perf_profile "haproxy$variant" "${PID[haproxy]}"
+                haproxy_off
+            done
         fi
     fi
 fi

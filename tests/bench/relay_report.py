@@ -95,9 +95,9 @@ def main():
     part2 = [n for n in data if n.startswith("e2e-")]
 
     if part1:
-        bases = [b for b in ("haproxy-splice", "direct") if b in data]
+        bases = [b for b in ("haproxy-splice", "haproxy-splice-always", "direct") if b in data]
         print("Part 1, the relay alone: iperf3 receiver side, Gbit/s (median); ratios to")
-        print("haproxy-splice and direct of this run; middle box CPU seconds per GB received")
+        print("%s of this run; middle box CPU seconds per GB received" % ", ".join(bases))
         print()
         throughput_table(data, part1, streams, bases)
         print()
@@ -123,15 +123,16 @@ def main():
     print()
 
     # The targets, as information only.
-    hs = data.get("haproxy-splice")
-    for name in part1:
-        if not name.startswith("relay") or hs is None:
-            continue
-        parts = ["%s-stream %s×" % (s, ratio(num(data[name], "gbps_" + s), num(hs, "gbps_" + s)))
-                 for s in streams]
-        parts.append("conn/s %s×" % ratio(num(data[name], "rate"), num(hs, "rate")))
-        print("%s vs haproxy-splice (target ≥ 1; differences under ~20 %% are noise): %s" %
-              (name, "; ".join(parts)))
+    for base in ("haproxy-splice", "haproxy-splice-always"):
+        hs = data.get(base)
+        for name in part1:
+            if not name.startswith("relay") or hs is None:
+                continue
+            parts = ["%s-stream %s×" % (s, ratio(num(data[name], "gbps_" + s),
+                                                 num(hs, "gbps_" + s))) for s in streams]
+            parts.append("conn/s %s×" % ratio(num(data[name], "rate"), num(hs, "rate")))
+            print("%s vs %s (target ≥ 1; differences under ~20 %% are noise): %s" %
+                  (name, base, "; ".join(parts)))
     if "e2e-relay" in data and "e2e-packet" in data:
         r, p = data["e2e-relay"], data["e2e-packet"]
         parts = ["%s-stream %s×" % (s, ratio(num(r, "gbps_" + s), num(p, "gbps_" + s)))
