@@ -8,7 +8,7 @@
 #   make bench      benchmarks (ratios, see docs/performance.md)
 #   make fuzz       run every fuzzer for FUZZ_SECONDS
 #   make kmod       build the kernel modules against Debian's headers
-#   make install    install binaries under PREFIX
+#   make install    install svxlat, svxlatd and the rule files under PREFIX
 
 PREFIX ?= /usr/local
 BUILD ?= build
@@ -84,8 +84,11 @@ demo: build
 bench: build
 	tests/bench/run-bench $(BUILD)
 
-install: build kmod
+install: build
 	install -D -m 0755 $(BUILD)/userspace/cli/svxlat $(DESTDIR)$(PREFIX)/bin/svxlat
+	install -D -m 0755 $(BUILD)/userspace/daemon/svxlatd $(DESTDIR)$(PREFIX)/sbin/svxlatd
+	install -D -m 0644 rules/svxlat.nft $(DESTDIR)$(PREFIX)/share/svxlat/rules/svxlat.nft
+	install -D -m 0644 rules/svxlat.iptables $(DESTDIR)$(PREFIX)/share/svxlat/rules/svxlat.iptables
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
