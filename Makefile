@@ -26,7 +26,7 @@ DEB_PACKAGES := build-essential cmake pkg-config clang llvm lld \
 	libmnl-dev libnetfilter-queue-dev libnftables-dev \
 	linux-headers-amd64 kmod \
 	iproute2 nftables iptables iperf3 curl python3 procps ethtool \
-	qemu-system-x86 busybox-static cpio xz-utils tcpdump
+	qemu-system-x86 busybox-static cpio xz-utils tcpdump haproxy
 
 .PHONY: all build deps check unit asan fuzz-build fuzz fuzz-check kmod kmod-check \
 	demo bench install clean

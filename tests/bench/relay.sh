@@ -21,6 +21,8 @@
 #                   svxlat's relay with a plain TCP second leg, no Serval
 #   relay-wN-pSIZE  the same with other knobs (N workers, pipe SIZE; either
 #                   part may be left out: relay-w1, relay-p64K); not by default
+#   alt-relay       the relay path with BENCH_RELAY_SVXLATD_ALT=/path/to/svxlatd
+#                   (A/B of a relay change in the same run); not by default
 # Part 2, end to end through translator (xlt), service router (sr) and host
 # agent (i1), the same rows and engine (one queue per daemon):
 #   e2e-packet      the rows in packet mode
@@ -30,19 +32,22 @@
 # BENCH_REPEAT rounds (3) go over every path in turn (a change in the shared
 # machine's load hits all paths alike). A path's round: iperf3 receiver-side
 # throughput with each of BENCH_RELAY_STREAMS ("1 4 16") parallel streams,
-# BENCH_RELAY_SECONDS (3) s each after a 1 s omitted warm-up, then
+# BENCH_RELAY_SECONDS (2) s each after a 1 s omitted warm-up, then
 # BENCH_RELAY_CONN_SECONDS (2) s of `connrate client` (BENCH_CONN_THREADS = 8
 # threads of connect / 100 B request / 100 B reply / close). Beside each
 # figure, the middle box's CPU time (utime + stime of its process, all
 # threads; for e2e paths the three daemons) per GB received and per
 # connection. relay_report.py prints the medians and the ratios to
-# haproxy-splice and direct (part 1) and stream / packet (part 2).
+# haproxy-splice, haproxy-splice-always and direct (part 1) and stream /
+# packet (part 2).
 #
 # Knobs: BENCH_RELAY_PATHS (the paths above), BENCH_RELAY_WORKERS (relay
 # workers = haproxy threads; default: online CPUs, the relay's own default),
-# BENCH_RELAY_PIPE (relay-pipe-size, default 1M), BENCH_RELAY_PERF=1 (after the
-# rounds, a perf profile of the relay and of haproxy-splice during a 1-stream
-# run, if perf works). Nothing asserts a timing.
+# BENCH_RELAY_PIPE (relay-pipe-size, default 1M), BENCH_RELAY_SVXLATD_ALT
+# (path alt-relay), BENCH_RELAY_PERF=1 (after the rounds, perf profiles of the
+# relay, alt-relay, haproxy-splice and haproxy-splice-always during one
+# 1-stream run and one connection-rate run each: samples, context switches,
+# system calls). Nothing asserts a timing.
 #
 # Bounded by `timeout` (run-bench adds an overall limit); every process is
 # started and stopped by its PID, the namespaces are removed on exit (also
@@ -53,7 +58,7 @@ build=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
-B_SECONDS=${BENCH_RELAY_SECONDS:-3}
+B_SECONDS=${BENCH_RELAY_SECONDS:-2}
 B_REPEAT=${BENCH_REPEAT:-3}
 B_CONN_SECONDS=${BENCH_RELAY_CONN_SECONDS:-2}
 B_CONN_THREADS=${BENCH_CONN_THREADS:-8}
@@ -65,6 +70,7 @@ RELAY_PIPE=${BENCH_RELAY_PIPE:-1M}
 
 CONNRATE=$build/tests/bench/connrate
 SVXLATD=$build/userspace/daemon/svxlatd
+SVXLATD_ALT=${BENCH_RELAY_SVXLATD_ALT:-}
 export SVXLATD
 
 TOPO=svr$$
@@ -197,8 +203,8 @@ CFG
 }
 haproxy_off() { bg_stop haproxy; }
 
-# relay_on WORKERS PIPE: a translator-only svxlatd in xlt whose two rows are
-# relay rows with a plain TCP target: no Serval on the wire.
+# relay_on WORKERS PIPE [SVXLATD]: a translator-only svxlatd in xlt whose two
+# rows are relay rows with a plain TCP target: no Serval on the wire.
 relay_on() {
     local sock=$TOPO_DIR/run
     mkdir -p "$sock"
@@ -215,7 +221,7 @@ router = 10.0.2.2
 relay-workers = $1
 relay-pipe-size = $2
 CONF
-    bg_start svxlatd-xlt xlt "$SVXLATD" -c "$TOPO_DIR/relay.conf"
+    bg_start svxlatd-xlt xlt "${3:-$SVXLATD}" -c "$TOPO_DIR/relay.conf"
     svxlat_wait_socket xlt
     svxlat_wait_ready
 }
@@ -239,7 +245,7 @@ relay_knobs() {
 # call graphs; this VM has no hardware counters) and, at the same time, its
 # system calls (tracepoints) per MB received or per connection.
 perf_profile() {
-    local name=$1 pid=$2 what data stat rec st sc ev=raw_syscalls:sys_enter per line
+    local name=$1 pid=$2 what data stat rec st sc ev=context-switches,raw_syscalls:sys_enter per line
     for sc in splice epoll_wait epoll_ctl accept4 connect recvfrom sendto read write close \
         pipe2 fcntl setsockopt getsockopt shutdown; do
         ev+=,syscalls:sys_enter_$sc
@@ -274,7 +280,7 @@ perf_profile() {
         echo "    top symbols (self):"
         perf report -i "$data" --no-children --sort sym -g none --stdio 2>/dev/null |
             awk '$1 ~ /%$/ && n < 8 { print "      " $0; n++ }' || true
-        echo "    system calls per $([[ $what == iperf ]] && echo MB received || echo connection):"
+        echo "    context switches and system calls per $([[ $what == iperf ]] && echo MB received || echo connection):"
         awk -F, -v per="$per" '$1 ~ /^[0-9]+$/ && $1 > 0 && per > 0 {
             sub(/^(raw_)?syscalls:sys_enter_?/, "", $3)
             printf "      %-12s %.2f\n", ($3 == "" ? "all" : $3), $1 / per }' "$stat" 2>/dev/null || true
@@ -322,6 +328,12 @@ for round in $(seq 1 "$B_REPEAT"); do
             measure "$path" 192.0.2.10 "${PID[svxlatd-xlt]}"
             relay_off "$round"
             ;;
+        alt-relay)
+            [[ -x $SVXLATD_ALT ]] || die "path alt-relay needs BENCH_RELAY_SVXLATD_ALT"
+            relay_on "$RELAY_WORKERS" "$RELAY_PIPE" "$SVXLATD_ALT"
+            measure "$path" 192.0.2.10 "${PID[svxlatd-xlt]}"
+            relay_off "$round"
+            ;;
         e2e-packet)
             svxlat_on 1
             measure "$path" 192.0.2.10 "${PID[svxlatd-xlt]}" "${PID[svxlatd-sr]}" "${PID[svxlatd-i1]}"
@@ -345,6 +357,11 @@ if [[ $B_PERF == 1 ]]; then
         relay_on "$RELAY_WORKERS" "$RELAY_PIPE"
         perf_profile relay "${PID[svxlatd-xlt]}"
         relay_off 0
+        if [[ -x $SVXLATD_ALT ]]; then
+            relay_on "$RELAY_WORKERS" "$RELAY_PIPE" "$SVXLATD_ALT"
+            perf_profile alt-relay "${PID[svxlatd-xlt]}"
+            relay_off 0
+        fi
         if [[ -n $HAPROXY ]]; then
             for variant in -splice -splice-always; do
                 haproxy_on "$variant"

@@ -96,8 +96,9 @@ def main():
 
     if part1:
         bases = [b for b in ("haproxy-splice", "haproxy-splice-always", "direct") if b in data]
-        print("Part 1, the relay alone: iperf3 receiver side, Gbit/s (median); ratios to")
-        print("%s of this run; middle box CPU seconds per GB received" % ", ".join(bases))
+        print("Part 1, the relay alone: iperf3 receiver side, Gbit/s (median)%s;" %
+              ("; ratios to %s of this run" % ", ".join(bases) if bases else ""))
+        print("middle box CPU seconds per GB received")
         print()
         throughput_table(data, part1, streams, bases)
         print()

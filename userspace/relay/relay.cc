@@ -135,6 +135,7 @@ struct NewConnection {
 constexpr std::uint64_t kWakeToken = 0;
 constexpr int kMaxEvents = 256;
 constexpr int kPumpRounds = 16; // per direction and event: fairness between connections
+constexpr std::size_t kPipePoolMax = 64; // empty pipes a worker keeps for its next connections
 constexpr int kClient = 0;
 constexpr int kServer = 1;
 
@@ -434,6 +435,15 @@ private:
                 d.buf.resize(options_.copy_buffer);
                 continue;
             }
+            if (!pipe_pool_.empty()) {
+                // An empty pipe of an earlier connection: no pipe2, no fcntl.
+                PooledPipe& pp = pipe_pool_.back();
+                d.pipe_r = std::move(pp.r);
+                d.pipe_w = std::move(pp.w);
+                d.pipe_cap = pp.cap;
+                pipe_pool_.pop_back();
+                continue;
+            }
             int p[2];
             if (::pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) {
                 counters_.add(Counter::setup_failed);
@@ -442,10 +452,15 @@ private:
             }
             d.pipe_r = UniqueFd(p[0]);
             d.pipe_w = UniqueFd(p[1]);
-            if (options_.pipe_size > 0 &&
-                ::fcntl(d.pipe_w.get(), F_SETPIPE_SZ, static_cast<int>(options_.pipe_size)) < 0)
-                counters_.add(Counter::pipe_size_refused);
-            int cap = ::fcntl(d.pipe_w.get(), F_GETPIPE_SZ);
+            // F_SETPIPE_SZ returns the size it set; F_GETPIPE_SZ only when refused.
+            int cap = options_.pipe_size > 0
+                          ? ::fcntl(d.pipe_w.get(), F_SETPIPE_SZ, static_cast<int>(options_.pipe_size))
+                          : -1;
+            if (cap < 0) {
+                if (options_.pipe_size > 0)
+                    counters_.add(Counter::pipe_size_refused);
+                cap = ::fcntl(d.pipe_w.get(), F_GETPIPE_SZ);
+            }
             d.pipe_cap = cap > 0 ? static_cast<std::size_t>(cap) : 65536;
         }
         if (c.row->proxy_v2) {
@@ -678,7 +693,20 @@ private:
         forget(c);
     }
 
+    // Keeps the connection's empty pipes for the next connections (a pipe
+    // that still holds bytes, or whose direction fell back to recv/send, is
+    // closed with the connection).
+    void recycle_pipes(Conn& c) {
+        for (auto& d : c.dir) {
+            if (!d.pipe_r || !d.pipe_w || d.pipe_held != 0 || !d.splice_in || !d.splice_out ||
+                pipe_pool_.size() >= kPipePoolMax)
+                continue;
+            pipe_pool_.push_back({std::move(d.pipe_r), std::move(d.pipe_w), d.pipe_cap});
+        }
+    }
+
     void forget(Conn& c) {
+        recycle_pipes(c);
         if (c.loop_key != 0)
             loops_.erase(c.loop_key);
         // close() removed the sockets from the epoll set.
@@ -706,6 +734,11 @@ private:
     std::list<std::uint64_t> connecting_; // by start time (connect deadline order)
     std::list<std::uint64_t> active_;     // by last activity (idle deadline order)
     std::vector<std::unique_ptr<Conn>> graveyard_;
+    struct PooledPipe {
+        UniqueFd r, w;
+        std::size_t cap;
+    };
+    std::vector<PooledPipe> pipe_pool_; // empty pipes, at most kPipePoolMax
     std::uint64_t next_id_ = 1;
 };
 
