@@ -185,23 +185,31 @@ constexpr std::array<Unit, 5> kDurationUnits{{
     {"ms", 1},
 }};
 
-// An integer with an optional unit ms, s, m, h or d (none: seconds), 100ms..30d.
-FieldError parse_duration(std::string_view text, Duration& duration) {
-    const std::string range = format_duration(kMinDuration) + ".." + format_duration(kMaxDuration);
+// DIGITS[UNIT]: the number times its unit's factor (default_factor without
+// a unit), within min..max; `what` names the form in the error message.
+FieldError parse_scaled(std::string_view text, std::span<const Unit> units,
+                        std::uint64_t default_factor, bool unit_any_case, std::uint64_t min,
+                        std::uint64_t max, std::string_view what, const std::string& range,
+                        std::uint64_t& result) {
     auto [digits, unit] = split_number_unit(text);
-    std::uint64_t factor = 1000;
+    std::uint64_t factor = default_factor;
     if (!unit.empty()) {
-        auto found = std::find_if(kDurationUnits.begin(), kDurationUnits.end(),
-                                  [wanted = unit](const Unit& u) { return u.name == wanted; });
-        if (found == kDurationUnits.end())
-            digits = {}; // not a duration
+        std::string wanted(unit);
+        if (unit_any_case)
+            for (char& c : wanted)
+                if (c >= 'a' && c <= 'z')
+                    c = static_cast<char>(c - 'a' + 'A');
+        auto found = std::find_if(units.begin(), units.end(),
+                                  [&](const Unit& u) { return u.name == wanted; });
+        if (found == units.end())
+            digits = {}; // not of this form
         else
             factor = found->factor;
     }
     std::uint64_t value = 0;
     switch (read_decimal(digits, value)) {
     case NumberStatus::not_a_number:
-        return quote_field(text) + " is not a duration (an integer with unit ms, s, m, h or d)";
+        return quote_field(text) + " is not " + std::string(what);
     case NumberStatus::leading_zero:
         return quote_field(text) + " has a leading zero";
     case NumberStatus::too_large:
@@ -209,12 +217,21 @@ FieldError parse_duration(std::string_view text, Duration& duration) {
     case NumberStatus::ok:
         break;
     }
-    const auto max_ms = static_cast<std::uint64_t>(kMaxDuration.count());
-    if (value > max_ms / factor)
+    if (value > max / factor || value * factor < min)
         return out_of_range(text, range);
-    const auto ms = value * factor;
-    if (ms < static_cast<std::uint64_t>(kMinDuration.count()) || ms > max_ms)
-        return out_of_range(text, range);
+    result = value * factor;
+    return std::nullopt;
+}
+
+// An integer with an optional unit ms, s, m, h or d (none: seconds), 100ms..30d.
+FieldError parse_duration(std::string_view text, Duration& duration) {
+    std::uint64_t ms = 0;
+    if (auto error = parse_scaled(
+            text, kDurationUnits, 1000, false, static_cast<std::uint64_t>(kMinDuration.count()),
+            static_cast<std::uint64_t>(kMaxDuration.count()),
+            "a duration (an integer with unit ms, s, m, h or d)",
+            format_duration(kMinDuration) + ".." + format_duration(kMaxDuration), ms))
+        return error;
     duration = Duration{static_cast<Duration::rep>(ms)};
     return std::nullopt;
 }
@@ -236,36 +253,9 @@ std::string format_size(std::uint64_t bytes) {
 // Bytes, or an integer with unit K, M or G (powers of 1024, either case).
 FieldError parse_size(std::string_view text, std::uint64_t min, std::uint64_t max,
                       std::uint64_t& bytes) {
-    const std::string range = format_size(min) + ".." + format_size(max);
-    auto [digits, unit] = split_number_unit(text);
-    std::uint64_t factor = 1;
-    if (!unit.empty()) {
-        char letter = unit.size() == 1 ? unit.front() : '\0';
-        if (letter >= 'a' && letter <= 'z')
-            letter = static_cast<char>(letter - 'a' + 'A');
-        auto found = std::find_if(kSizeUnits.begin(), kSizeUnits.end(), [&](const Unit& u) {
-            return u.name == std::string_view(&letter, 1);
-        });
-        if (found == kSizeUnits.end())
-            digits = {};
-        else
-            factor = found->factor;
-    }
-    std::uint64_t value = 0;
-    switch (read_decimal(digits, value)) {
-    case NumberStatus::not_a_number:
-        return quote_field(text) + " is not a size (bytes, or an integer with unit K, M or G)";
-    case NumberStatus::leading_zero:
-        return quote_field(text) + " has a leading zero";
-    case NumberStatus::too_large:
-        return out_of_range(text, range);
-    case NumberStatus::ok:
-        break;
-    }
-    if (value > max / factor || value * factor < min)
-        return out_of_range(text, range);
-    bytes = value * factor;
-    return std::nullopt;
+    return parse_scaled(text, kSizeUnits, 1, true, min, max,
+                        "a size (bytes, or an integer with unit K, M or G)",
+                        format_size(min) + ".." + format_size(max), bytes);
 }
 
 
