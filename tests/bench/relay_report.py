@@ -9,35 +9,9 @@ ratio stream / packet, then the issue's target as information. Never fails
 on a figure: timings are reported, not asserted.
 """
 import sys
-from collections import OrderedDict
 
-
-def load(path):
-    data = OrderedDict()
-    with open(path) as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) != 3:
-                continue
-            name, metric, value = parts
-            try:
-                v = float(value)
-            except ValueError:
-                continue
-            data.setdefault(name, {}).setdefault(metric, []).append(v)
-    return data
-
-
-def median(values):
-    v = sorted(values)
-    if not v:
-        return float("nan")
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
-
-
-def num(d, key):
-    return median(d.get(key, []))
+# The results file format and the medians are the path benchmark's.
+from bench_report import load, num  # same directory
 
 
 def fmt(v, f="%.2f"):

@@ -647,7 +647,6 @@ int Daemon::run() {
               config_.router ? "router " : "", config_.host ? "host-agent " : "",
               "(control socket ", path, ")");
 
-    int exit_code = 0;
     for (bool running = true; running;) {
         pollfd fds[2] = {{sfd.get(), POLLIN, 0}, {listen_fd.get(), POLLIN, 0}};
         ::poll(fds, 2, static_cast<int>(kTickMs));
@@ -670,7 +669,7 @@ int Daemon::run() {
     stop();
     ::unlink(path.c_str());
     log::info("stopped; steering rules removed");
-    return exit_code;
+    return 0;
 }
 
 void Daemon::serve_control(int listen_fd) {
