@@ -10,7 +10,9 @@
 #include "engine/random_source.h"
 #include "router/service_table.h"
 
+#include <svxlat/engine.h>
 #include <svxlat/flow.h>
+#include <svxlat/stats.h>
 
 #include <array>
 #include <atomic>
@@ -25,26 +27,29 @@
 
 namespace svxlat::engine {
 
-// Engine events worth counting besides the drop reasons (enum svx_err).
+// Engine events worth counting besides the drop reasons (enum svx_err): the
+// shared ids of include/svxlat/stats.h, which the kernel engine counts too.
 enum class Event : unsigned {
-    packets,               // packets handed to the engine
-    not_ours,              // accepted untouched: no role owns them
-    tcp_to_sal,            // packets from the TCP side translated
-    sal_to_tcp,            // packets from the SAL side translated
-    emitted,               // packets the engine emitted (translated, segmented, originated)
-    flows_created,         //
-    flows_closed,          // reached time-wait or closed
-    flows_expired,         // removed by their state's timeout
-    embryonic_evicted,     // oldest embryonic flow evicted for a new SYN
-    table_full,            // new flow refused: table at max-flows
-    no_flow_port,          // host agent: no free per-flow port
-    tcp_reset_replies,     // RST sent for a TCP segment without a flow
-    passive_resets,        // SAL passive RST sent for a SAL packet without a flow
-    router_forwarded,      // SYNs/datagrams the service router forwarded
-    registrations,         // registration messages applied
-    registrations_refused, // registration messages the table refused
-    emit_overflow,         // emitted packets that did not fit the output buffer
-    count_,
+    packets = SVX_ST_PACKETS,
+    not_ours = SVX_ST_NOT_OURS,
+    tcp_to_sal = SVX_ST_TCP_TO_SAL,
+    sal_to_tcp = SVX_ST_SAL_TO_TCP,
+    emitted = SVX_ST_EMITTED,
+    flows_created = SVX_ST_FLOWS_CREATED,
+    flows_closed = SVX_ST_FLOWS_CLOSED,
+    flows_expired = SVX_ST_FLOWS_EXPIRED,
+    embryonic_evicted = SVX_ST_EMBRYONIC_EVICTED,
+    table_full = SVX_ST_TABLE_FULL,
+    no_flow_port = SVX_ST_NO_FLOW_PORT,
+    tcp_reset_replies = SVX_ST_TCP_RESET_REPLIES,
+    passive_resets = SVX_ST_PASSIVE_RESETS,
+    router_forwarded = SVX_ST_ROUTER_FORWARDED,
+    registrations = SVX_ST_REGISTRATIONS,
+    registrations_refused = SVX_ST_REGISTRATIONS_REFUSED,
+    emit_overflow = SVX_ST_EMIT_OVERFLOW,
+    xmit_errors = SVX_ST_XMIT_ERRORS,
+    nl_rejected = SVX_ST_NL_REJECTED,
+    count_ = SVX_ST__COUNT,
 };
 
 std::string_view event_name(Event event);
@@ -169,27 +174,22 @@ public:
     void set_limits(const FlowLimits& limits);
 
 private:
-    Verdict on_tcp(std::span<const std::uint8_t> pkt, std::uint64_t now_ms, bool verify_csum);
-    Verdict on_sal(std::span<const std::uint8_t> pkt, std::uint64_t now_ms, bool verify_csum);
-    Verdict on_icmp(std::span<const std::uint8_t> pkt, std::uint64_t now_ms);
-    Verdict translator_tcp(std::span<const std::uint8_t> pkt, const svx_tcp_view& tv,
-                           const config::TableRow* row, std::uint64_t now_ms);
-    Verdict host_sal_syn(std::span<const std::uint8_t> pkt, const svx_pkt_view& pv,
-                         std::uint64_t now_ms);
-    Verdict router_packet(std::span<const std::uint8_t> pkt, const svx_pkt_view& pv,
-                          std::uint64_t now_ms);
-    void after_call(FlowEntry* entry, const svx_result& r, Event translated);
+    // The shared dispatcher's callbacks (svx_engine_ops), ctx = this.
+    static const svx_engine_ops kOps;
+    static FlowEntry* entry_of(svx_flow* flow);
+    void router_packet(std::span<const std::uint8_t> pkt, const svx_pkt_view& pv);
     // A table entry for a new flow (evicting the oldest half-open one when
     // the embryonic limit is reached), or nullptr when the table is full.
     FlowEntry* admit_flow();
     void refresh_settings();
-    std::optional<std::uint16_t> host_port_for(const svx_sid& service) const;
-    bool is_host_service_port(const std::uint8_t* addr, std::uint16_t port) const;
 
     unsigned index_;
     const SettingsHolder& holder_;
     std::uint64_t settings_generation_ = ~std::uint64_t{0};
     std::shared_ptr<const RoleSettings> settings_;
+    // settings_ in the dispatcher's terms (host_services points into it).
+    svx_engine_roles roles_{};
+    std::vector<svx_host_service> host_services_;
     mutable std::mutex flows_mutex_; // held by the worker while it runs; briefly by snapshots
     FlowTable flows_;
     RandomSource random_;
