@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-namespace state and the packet path: netfilter hooks in PRE_ROUTING
+ * and LOCAL_OUT hand IPv4 TCP, SAL and ICMP packets to the shared
+ * dispatcher (include/svxlat/engine.h) and map its one verdict to
+ * NF_ACCEPT (not ours), NF_DROP (refused, counted) or NF_STOLEN
+ * (translated: the emitted packets replace it). Hooks exist only in
+ * namespaces that have a configuration.
+ */
+#include <linux/bsearch.h>
+#include <linux/ip.h>
+#include <linux/jiffies.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/percpu.h>
+#include <linux/random.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <net/dst.h>
+#include <net/ip.h>
+#include <net/netns/generic.h>
+#include <net/route.h>
+
+#include "svxlat_kmod.h"
+
+/* After defragmentation (-400), before raw (-300) and conntrack (-200):
+ * translated packets never create conntrack entries.
+ */
+#define SVX_HOOK_PRIORITY (NF_IP_PRI_CONNTRACK_DEFRAG + 50)
+#define SVX_TICK_MS 100
+#define SVX_MAX_PKT 65535
+
+static unsigned int svx_net_id __read_mostly;
+
+/* Per-CPU scratch: the packet as the core sees it, and what it emits. */
+struct svx_pcpu_buf {
+	u8 *in;
+	u8 *arena;
+	struct svx_emit_pkt *pkts;
+};
+
+static struct svx_pcpu_buf __percpu *svx_bufs;
+
+struct svx_hook_ctx {
+	struct svx_net *sn;
+	const struct svx_kcfg *cfg;
+	bool dropped;
+};
+
+struct svx_net *svx_net_get(struct net *net)
+{
+	return net_generic(net, svx_net_id);
+}
+
+u64 svx_now_ms(void)
+{
+	return jiffies64_to_msecs(get_jiffies_64());
+}
+
+void svx_count(struct svx_net *sn, enum svx_stat stat, u64 n)
+{
+	if (n && (unsigned int)stat < SVX_ST__COUNT)
+		this_cpu_add(sn->stats->stats[stat], n);
+}
+
+void svx_count_drop(struct svx_net *sn, enum svx_err reason)
+{
+	if ((unsigned int)reason < SVX_E__COUNT)
+		this_cpu_inc(sn->stats->drops[reason]);
+}
+
+void svx_stats_sum(struct svx_net *sn, u64 *stats, u64 *drops)
+{
+	int cpu, i;
+
+	memset(stats, 0, sizeof(u64) * SVX_ST__COUNT);
+	memset(drops, 0, sizeof(u64) * SVX_E__COUNT);
+	for_each_possible_cpu(cpu) {
+		const struct svx_pcpu_stats *s = per_cpu_ptr(sn->stats, cpu);
+
+		for (i = 0; i < SVX_ST__COUNT; i++)
+			stats[i] += READ_ONCE(s->stats[i]);
+		for (i = 0; i < SVX_E__COUNT; i++)
+			drops[i] += READ_ONCE(s->drops[i]);
+	}
+}
+
+/* ------------------------------------------------- dispatcher callbacks */
+
+static struct svx_hook_ctx *svx_ctx(void *ctx)
+{
+	return ctx;
+}
+
+static struct svx_flow *svx_op_find_tcp(void *ctx, const u8 *remote_addr, const u8 *self_addr,
+					u16 remote_port, u16 self_port)
+{
+	struct svx_tcp_key key;
+
+	memcpy(key.remote_addr, remote_addr, 4);
+	memcpy(key.self_addr, self_addr, 4);
+	key.remote_port = remote_port;
+	key.self_port = self_port;
+	return svx_flows_find_tcp(svx_ctx(ctx)->sn, &key);
+}
+
+static struct svx_flow *svx_op_find_local(void *ctx, u32 local_flow)
+{
+	return svx_flows_find_local(svx_ctx(ctx)->sn, local_flow);
+}
+
+static struct svx_flow *svx_op_find_peer(void *ctx, const u8 *peer_addr, u32 peer_flow)
+{
+	struct svx_peer_key key;
+
+	memcpy(key.addr, peer_addr, 4);
+	key.flow = peer_flow;
+	return svx_flows_find_peer(svx_ctx(ctx)->sn, &key);
+}
+
+static struct svx_flow *svx_op_admit(void *ctx, struct svx_emit *out)
+{
+	return svx_flows_admit(svx_ctx(ctx)->sn, svx_ctx(ctx)->cfg, out);
+}
+
+static bool svx_op_insert(void *ctx, struct svx_flow *f, const u8 *peer_addr, u32 peer_flow)
+{
+	return svx_flows_insert(svx_ctx(ctx)->sn, f, peer_addr, peer_flow);
+}
+
+static void svx_op_remove(void *ctx, struct svx_flow *f)
+{
+	svx_flows_remove(svx_ctx(ctx)->sn, f);
+}
+
+static void svx_op_done(void *ctx, struct svx_flow *f)
+{
+	svx_flows_done(svx_ctx(ctx)->sn, f);
+}
+
+static u32 svx_op_new_local_flow(void *ctx)
+{
+	return svx_flows_new_local(svx_ctx(ctx)->sn);
+}
+
+static bool svx_op_new_flow_port(void *ctx, u16 *port)
+{
+	return svx_flows_new_port(svx_ctx(ctx)->sn, svx_ctx(ctx)->cfg, port);
+}
+
+static void svx_op_random(void *ctx, void *buf, u32 len)
+{
+	get_random_bytes(buf, len);
+}
+
+static int svx_row_cmp(const void *key, const void *elt)
+{
+	u64 k = *(const u64 *)key, e = ((const struct svx_krow *)elt)->key;
+
+	return k < e ? -1 : k > e ? 1 : 0;
+}
+
+static bool svx_op_xlt_row(void *ctx, const u8 *addr, u16 port, struct svx_xlt_match *m)
+{
+	const struct svx_kcfg *cfg = svx_ctx(ctx)->cfg;
+	u64 key = (u64)svx_get_be32(addr) << 16 | port;
+	const struct svx_krow *row;
+
+	row = bsearch(&key, cfg->rows, cfg->n_rows, sizeof(*row), svx_row_cmp);
+	if (!row)
+		return false;
+	m->service = row->service;
+	m->strip_opts = row->strip_opts;
+	return true;
+}
+
+static bool svx_op_xlt_sal_dst(void *ctx, const struct svx_sid *service, u8 *target)
+{
+	const struct svx_kcfg *cfg = svx_ctx(ctx)->cfg;
+
+	if (!cfg->has_router)
+		return false;
+	memcpy(target, cfg->xlt_router, 4);
+	return true;
+}
+
+static void svx_op_count(void *ctx, enum svx_stat stat, u64 n)
+{
+	svx_count(svx_ctx(ctx)->sn, stat, n);
+}
+
+static void svx_op_drop(void *ctx, enum svx_err reason)
+{
+	svx_count_drop(svx_ctx(ctx)->sn, reason);
+	svx_ctx(ctx)->dropped = true;
+}
+
+static const struct svx_engine_ops svx_kops = {
+	.find_tcp = svx_op_find_tcp,
+	.find_local = svx_op_find_local,
+	.find_peer = svx_op_find_peer,
+	.admit = svx_op_admit,
+	.insert = svx_op_insert,
+	.remove = svx_op_remove,
+	.done = svx_op_done,
+	.new_local_flow = svx_op_new_local_flow,
+	.new_flow_port = svx_op_new_flow_port,
+	.random = svx_op_random,
+	.xlt_row = svx_op_xlt_row,
+	.xlt_sal_dst = svx_op_xlt_sal_dst,
+	.router_packet = NULL,	/* the service router stays in user space */
+	.count = svx_op_count,
+	.drop = svx_op_drop,
+};
+
+/* ---------------------------------------------------------------- xmit */
+
+/*
+ * Sends one emitted IPv4 packet (complete headers and checksums) on the
+ * route to its destination. dst_output() rather than ip_local_out(): the
+ * packet must not run through LOCAL_OUT (and this hook) again; packets for
+ * a local address loop back through PRE_ROUTING like any other.
+ */
+static void svx_xmit_one(struct svx_net *sn, const u8 *data, u32 len)
+{
+	const struct iphdr *iph = (const struct iphdr *)data;
+	struct flowi4 fl4 = {
+		.daddr = iph->daddr,
+		.flowi4_proto = iph->protocol,
+		.flowi4_tos = RT_TOS(iph->tos),
+	};
+	struct sk_buff *skb;
+	struct rtable *rt;
+	unsigned int room;
+
+	rt = ip_route_output_key(sn->net, &fl4);
+	if (IS_ERR(rt)) {
+		svx_count(sn, SVX_ST_XMIT_ERRORS, 1);
+		return;
+	}
+	room = LL_RESERVED_SPACE(rt->dst.dev);
+	skb = alloc_skb(room + len, GFP_ATOMIC);
+	if (!skb) {
+		ip_rt_put(rt);
+		svx_count(sn, SVX_ST_XMIT_ERRORS, 1);
+		return;
+	}
+	skb_reserve(skb, room);
+	skb_put_data(skb, data, len);
+	skb_reset_network_header(skb);
+	skb_set_transport_header(skb, iph->ihl * 4);
+	skb->protocol = htons(ETH_P_IP);
+	skb_dst_set(skb, &rt->dst);
+	dst_output(sn->net, NULL, skb);
+}
+
+void svx_xmit_emitted(struct svx_net *sn, struct svx_emit *e)
+{
+	u16 i;
+
+	for (i = 0; i < e->n_pkts; i++)
+		svx_xmit_one(sn, e->arena + e->pkts[i].off, e->pkts[i].len);
+	svx_count(sn, SVX_ST_EMITTED, e->n_pkts);
+	svx_count(sn, SVX_ST_EMIT_OVERFLOW, e->overflow);
+	svx_emit_reset(e);
+}
+
+/* ---------------------------------------------------------------- hook */
+
+static unsigned int svx_nf_hook(void *priv, struct sk_buff *skb,
+				const struct nf_hook_state *state)
+{
+	struct svx_net *sn = priv;
+	const struct svx_kcfg *cfg = rcu_dereference(sn->cfg);
+	struct svx_hook_ctx ctx = { .sn = sn, .cfg = cfg };
+	struct svx_pcpu_buf *buf;
+	enum svx_verdict verdict;
+	struct svx_emit emit;
+	unsigned int len = skb->len;
+	bool verify;
+	u8 proto;
+
+	if (!cfg || len < sizeof(struct iphdr) || len > SVX_MAX_PKT)
+		return NF_ACCEPT;
+	proto = ip_hdr(skb)->protocol;
+	if (proto != IPPROTO_TCP && proto != SVX_IPPROTO_SAL && proto != IPPROTO_ICMP)
+		return NF_ACCEPT;
+	/* A partial checksum (local or offloaded) cannot be verified; one the
+	 * device vouched for needs no second check.
+	 */
+	verify = skb->ip_summed == CHECKSUM_NONE || skb->ip_summed == CHECKSUM_COMPLETE;
+
+	local_bh_disable();	/* the per-CPU buffers; hooks in LOCAL_OUT may be preemptible */
+	buf = this_cpu_ptr(svx_bufs);
+	if (skb_copy_bits(skb, 0, buf->in, len)) {
+		local_bh_enable();
+		return NF_ACCEPT;
+	}
+	svx_emit_init(&emit, buf->arena, SVX_ARENA_SIZE, buf->pkts, SVX_ARENA_PKTS);
+	verdict = svx_engine_process(&cfg->roles, &svx_kops, &ctx, buf->in, len, verify,
+				     svx_now_ms(), &emit);
+	svx_xmit_emitted(sn, &emit);
+	local_bh_enable();
+
+	if (verdict == SVX_VERDICT_PASS)
+		return NF_ACCEPT;
+	if (ctx.dropped)
+		return NF_DROP;
+	consume_skb(skb);
+	return NF_STOLEN;
+}
+
+/* ------------------------------------------------ timer work and config */
+
+static void svx_work_fn(struct work_struct *work)
+{
+	struct svx_net *sn = container_of(to_delayed_work(work), struct svx_net, work);
+	const struct svx_kcfg *cfg;
+	struct svx_emit emit;
+	int rounds = 0;
+	bool more;
+
+	rcu_read_lock();
+	cfg = rcu_dereference(sn->cfg);
+	if (cfg) {
+		local_bh_disable();
+		do {
+			svx_emit_init(&emit, sn->work_arena, SVX_ARENA_SIZE, sn->work_pkts,
+				      SVX_ARENA_PKTS);
+			more = svx_flows_tick(sn, cfg, svx_now_ms(), &emit);
+			svx_xmit_emitted(sn, &emit);
+		} while (more && ++rounds < 64);
+		local_bh_enable();
+	}
+	rcu_read_unlock();
+	if (!READ_ONCE(sn->work_stop))
+		schedule_delayed_work(&sn->work, msecs_to_jiffies(SVX_TICK_MS));
+}
+
+void svx_kcfg_free(struct svx_kcfg *cfg)
+{
+	if (!cfg)
+		return;
+	kvfree(cfg->rows);
+	kfree(cfg);
+}
+
+int svx_net_configure(struct svx_net *sn, struct svx_kcfg *cfg)
+{
+	struct svx_kcfg *old;
+	int err;
+
+	mutex_lock(&sn->cfg_mutex);
+	old = rcu_dereference_protected(sn->cfg, lockdep_is_held(&sn->cfg_mutex));
+	rcu_assign_pointer(sn->cfg, cfg);
+	if (!sn->hooks_registered) {
+		err = nf_register_net_hooks(sn->net, sn->hook_ops, ARRAY_SIZE(sn->hook_ops));
+		if (err) {
+			rcu_assign_pointer(sn->cfg, old);
+			mutex_unlock(&sn->cfg_mutex);
+			return err;
+		}
+		sn->hooks_registered = true;
+		WRITE_ONCE(sn->work_stop, false);
+		schedule_delayed_work(&sn->work, msecs_to_jiffies(SVX_TICK_MS));
+	}
+	mutex_unlock(&sn->cfg_mutex);
+	synchronize_rcu();	/* no packet still reads the old configuration */
+	svx_kcfg_free(old);
+	return 0;
+}
+
+/* Stops the hooks and the work; cfg stays published for the caller. */
+static void svx_net_stop_locked(struct svx_net *sn)
+{
+	if (!sn->hooks_registered)
+		return;
+	nf_unregister_net_hooks(sn->net, sn->hook_ops, ARRAY_SIZE(sn->hook_ops));
+	sn->hooks_registered = false;
+	WRITE_ONCE(sn->work_stop, true);
+	cancel_delayed_work_sync(&sn->work);
+}
+
+void svx_net_unconfigure(struct svx_net *sn)
+{
+	struct svx_kcfg *cfg;
+	struct svx_emit emit;
+
+	mutex_lock(&sn->cfg_mutex);
+	cfg = rcu_dereference_protected(sn->cfg, lockdep_is_held(&sn->cfg_mutex));
+	if (!cfg) {
+		mutex_unlock(&sn->cfg_mutex);
+		return;
+	}
+	svx_net_stop_locked(sn);
+	/* Reset every flow on both sides, as the user-space engine does at
+	 * shutdown, in batches of what the work arena holds.
+	 */
+	for (;;) {
+		bool more;
+
+		local_bh_disable();
+		svx_emit_init(&emit, sn->work_arena, SVX_ARENA_SIZE, sn->work_pkts, SVX_ARENA_PKTS);
+		more = svx_flows_abort_some(sn, cfg, &emit);
+		svx_xmit_emitted(sn, &emit);
+		local_bh_enable();
+		if (!more)
+			break;
+		cond_resched();
+	}
+	RCU_INIT_POINTER(sn->cfg, NULL);
+	mutex_unlock(&sn->cfg_mutex);
+	synchronize_rcu();
+	svx_kcfg_free(cfg);
+}
+
+/* ---------------------------------------------------------- namespaces */
+
+static int __net_init svx_net_init(struct net *net)
+{
+	struct svx_net *sn = svx_net_get(net);
+	int i, err;
+
+	sn->net = net;
+	mutex_init(&sn->cfg_mutex);
+	INIT_DELAYED_WORK(&sn->work, svx_work_fn);
+	sn->stats = alloc_percpu(struct svx_pcpu_stats);
+	sn->work_arena = kvmalloc(SVX_ARENA_SIZE, GFP_KERNEL);
+	sn->work_pkts = kcalloc(SVX_ARENA_PKTS, sizeof(*sn->work_pkts), GFP_KERNEL);
+	if (!sn->stats || !sn->work_arena || !sn->work_pkts) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = svx_flows_init(sn);
+	if (err)
+		goto fail;
+	for (i = 0; i < ARRAY_SIZE(sn->hook_ops); i++) {
+		sn->hook_ops[i].hook = svx_nf_hook;
+		sn->hook_ops[i].pf = NFPROTO_IPV4;
+		sn->hook_ops[i].priority = SVX_HOOK_PRIORITY;
+		sn->hook_ops[i].priv = sn;
+	}
+	sn->hook_ops[0].hooknum = NF_INET_PRE_ROUTING;
+	sn->hook_ops[1].hooknum = NF_INET_LOCAL_OUT;
+	return 0;
+fail:
+	kfree(sn->work_pkts);
+	kvfree(sn->work_arena);
+	free_percpu(sn->stats);
+	return err;
+}
+
+/*
+ * Namespace exit and module unload: hooks go first (nf_unregister_net_hooks
+ * waits for running hooks), then the work; flows are freed without resets
+ * (the namespace or the module is going away, not the configuration).
+ */
+static void __net_exit svx_net_exit(struct net *net)
+{
+	struct svx_net *sn = svx_net_get(net);
+
+	mutex_lock(&sn->cfg_mutex);
+	svx_net_stop_locked(sn);
+	mutex_unlock(&sn->cfg_mutex);
+	cancel_delayed_work_sync(&sn->work);
+	synchronize_rcu();
+	svx_flows_destroy(sn);
+	svx_kcfg_free(rcu_dereference_protected(sn->cfg, true));
+	RCU_INIT_POINTER(sn->cfg, NULL);
+	kfree(sn->work_pkts);
+	kvfree(sn->work_arena);
+	free_percpu(sn->stats);
+}
+
+static struct pernet_operations svx_net_ops = {
+	.init = svx_net_init,
+	.exit = svx_net_exit,
+	.id = &svx_net_id,
+	.size = sizeof(struct svx_net),
+};
+
+static void svx_bufs_free(void)
+{
+	int cpu;
+
+	if (!svx_bufs)
+		return;
+	for_each_possible_cpu(cpu) {
+		struct svx_pcpu_buf *b = per_cpu_ptr(svx_bufs, cpu);
+
+		kvfree(b->in);
+		kvfree(b->arena);
+		kfree(b->pkts);
+	}
+	free_percpu(svx_bufs);
+	svx_bufs = NULL;
+}
+
+int svx_net_init_module(void)
+{
+	int cpu, err;
+
+	svx_bufs = alloc_percpu(struct svx_pcpu_buf);
+	if (!svx_bufs)
+		return -ENOMEM;
+	for_each_possible_cpu(cpu) {
+		struct svx_pcpu_buf *b = per_cpu_ptr(svx_bufs, cpu);
+
+		b->in = kvmalloc(SVX_MAX_PKT, GFP_KERNEL);
+		b->arena = kvmalloc(SVX_ARENA_SIZE, GFP_KERNEL);
+		b->pkts = kcalloc(SVX_ARENA_PKTS, sizeof(*b->pkts), GFP_KERNEL);
+		if (!b->in || !b->arena || !b->pkts) {
+			svx_bufs_free();
+			return -ENOMEM;
+		}
+	}
+	err = register_pernet_subsys(&svx_net_ops);
+	if (err)
+		svx_bufs_free();
+	return err;
+}
+
+void svx_net_exit_module(void)
+{
+	unregister_pernet_subsys(&svx_net_ops);
+	svx_bufs_free();
+}
