@@ -35,6 +35,15 @@ static const struct kernel_param_ops svx_flow_cap_ops = {
 module_param_cb(flow_cap, &svx_flow_cap_ops, &svx_flow_cap, 0644);
 MODULE_PARM_DESC(flow_cap, "largest max-flows a namespace may configure (1..4194304)");
 
+/*
+ * Translated segments keep their payload in place and leave segmentation and
+ * checksums to GSO/offloads (header plans). Off: every translated packet is
+ * copied, segmented and checksummed in software, as the NFQUEUE engine does.
+ */
+bool svx_header_plans = true;
+module_param_named(header_plans, svx_header_plans, bool, 0644);
+MODULE_PARM_DESC(header_plans, "rewrite translated segments in place, GSO for the rest (default on)");
+
 static int __init svx_init(void)
 {
 	int err;

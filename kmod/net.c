@@ -19,6 +19,7 @@
 #include <net/ip.h>
 #include <net/netns/generic.h>
 #include <net/route.h>
+#include <net/tcp.h>
 
 #include "svxlat_kmod.h"
 
@@ -253,6 +254,69 @@ static void svx_xmit_one(struct svx_net *sn, const u8 *data, u32 len)
 	dst_output(sn->net, NULL, skb);
 }
 
+/*
+ * Applies the core's header plan to the packet itself: its old headers
+ * (everything before the payload) are replaced by the planned ones, the TCP
+ * checksum is left partial over the new pseudo-header and a payload larger
+ * than one packet becomes a GSO packet of plan->mss (SAL: segmented by our
+ * protocol-144 offload). The payload is never copied. Consumes skb.
+ */
+static void svx_xmit_planned(struct svx_net *sn, struct sk_buff *skb,
+			     const struct svx_emit *e)
+{
+	const struct svx_emit_plan *plan = &e->plan;
+	int delta = (int)plan->hdr_len - (int)plan->payload_off;
+	struct skb_shared_info *shinfo;
+	struct flowi4 fl4 = {};
+	struct iphdr *iph;
+	struct tcphdr *th;
+	struct rtable *rt;
+
+	if (skb->len != plan->payload_off + plan->payload_len ||
+	    !pskb_may_pull(skb, plan->payload_off) ||
+	    skb_cow_head(skb, delta > 0 ? delta + LL_MAX_HEADER : LL_MAX_HEADER))
+		goto drop;
+	if (delta > 0)
+		skb_push(skb, delta);
+	else
+		skb_pull(skb, -delta);
+	memcpy(skb->data, e->arena + plan->hdr_off, plan->hdr_len);
+	skb_reset_network_header(skb);
+	skb_set_transport_header(skb, plan->l4_off);
+	iph = ip_hdr(skb);
+	th = tcp_hdr(skb);
+	th->check = ~tcp_v4_check(skb->len - plan->l4_off, iph->saddr, iph->daddr, 0);
+	skb->ip_summed = CHECKSUM_PARTIAL;
+	skb->csum_start = skb_transport_header(skb) - skb->head;
+	skb->csum_offset = offsetof(struct tcphdr, check);
+	shinfo = skb_shinfo(skb);
+	if (plan->payload_len > plan->mss) {
+		shinfo->gso_size = plan->mss;
+		shinfo->gso_type = iph->protocol == SVX_IPPROTO_SAL ?
+				   SKB_GSO_TCPV4 | SKB_GSO_DODGY : SKB_GSO_TCPV4;
+		shinfo->gso_segs = DIV_ROUND_UP(plan->payload_len, plan->mss);
+	} else if (skb_is_gso(skb)) {
+		skb_gso_reset(skb);
+	}
+	skb->protocol = htons(ETH_P_IP);
+	nf_reset_ct(skb);
+	skb_dst_drop(skb);
+	fl4.daddr = iph->daddr;
+	fl4.flowi4_proto = iph->protocol;
+	fl4.flowi4_tos = RT_TOS(iph->tos);
+	rt = ip_route_output_key(sn->net, &fl4);
+	if (IS_ERR(rt))
+		goto drop;
+	skb_dst_set(skb, &rt->dst);
+	skb->dev = rt->dst.dev;
+	dst_output(sn->net, NULL, skb);
+	svx_count(sn, SVX_ST_EMITTED, 1);
+	return;
+drop:
+	svx_count(sn, SVX_ST_XMIT_ERRORS, 1);
+	kfree_skb(skb);
+}
+
 void svx_xmit_emitted(struct svx_net *sn, struct svx_emit *e)
 {
 	u16 i;
@@ -276,14 +340,17 @@ static unsigned int svx_nf_hook(void *priv, struct sk_buff *skb,
 	enum svx_verdict verdict;
 	struct svx_emit emit;
 	unsigned int len = skb->len;
-	bool verify;
+	bool verify, planned;
 	u8 proto;
 
 	if (!cfg || len < sizeof(struct iphdr) || len > SVX_MAX_PKT)
 		return NF_ACCEPT;
 	proto = ip_hdr(skb)->protocol;
-	if (proto != IPPROTO_TCP && proto != SVX_IPPROTO_SAL && proto != IPPROTO_ICMP)
+	if (proto != IPPROTO_TCP && proto != SVX_IPPROTO_SAL && proto != IPPROTO_ICMP) {
+		svx_count(sn, SVX_ST_PACKETS, 1);
+		svx_count(sn, SVX_ST_NOT_OURS, 1);
 		return NF_ACCEPT;
+	}
 	/* A partial checksum (local or offloaded) cannot be verified; one the
 	 * device vouched for needs no second check.
 	 */
@@ -296,13 +363,23 @@ static unsigned int svx_nf_hook(void *priv, struct sk_buff *skb,
 		return NF_ACCEPT;
 	}
 	svx_emit_init(&emit, buf->arena, SVX_ARENA_SIZE, buf->pkts, SVX_ARENA_PKTS);
+	if (svx_header_plans)
+		svx_emit_allow_plan(&emit, buf->in);
 	verdict = svx_engine_process(&cfg->roles, &svx_kops, &ctx, buf->in, len, verify,
 				     svx_now_ms(), &emit);
+	if (verdict == SVX_VERDICT_PASS) {
+		svx_xmit_emitted(sn, &emit);
+		local_bh_enable();
+		return NF_ACCEPT;
+	}
+	/* The translation goes first, then what the core originated after it. */
+	planned = emit.planned;
+	if (planned)
+		svx_xmit_planned(sn, skb, &emit);	/* consumes skb */
 	svx_xmit_emitted(sn, &emit);
 	local_bh_enable();
-
-	if (verdict == SVX_VERDICT_PASS)
-		return NF_ACCEPT;
+	if (planned)
+		return NF_STOLEN;
 	if (ctx.dropped)
 		return NF_DROP;
 	consume_skb(skb);

@@ -120,6 +120,7 @@ struct svx_net {
 
 /* main.c */
 extern unsigned int svx_flow_cap;
+extern bool svx_header_plans;
 
 /* net.c */
 struct svx_net *svx_net_get(struct net *net);

@@ -149,6 +149,23 @@ struct svx_emit_pkt {
 	u32 len;
 };
 
+/*
+ * Header plan: instead of copying and segmenting the translated segment, the
+ * core writes only its new headers (IPv4 [+ SAL] + TCP, TCP checksum zero)
+ * and says which bytes of the input packet are its payload; the glue puts
+ * those headers in front of the payload in place, sets up a partial TCP
+ * checksum and leaves segmentation to GSO (mss bytes of payload per packet).
+ * The planned packet comes before every packet in pkts.
+ */
+struct svx_emit_plan {
+	u32 hdr_off;		/* new headers in the arena */
+	u16 hdr_len;
+	u16 l4_off;		/* TCP header within the new headers */
+	u32 payload_off;	/* payload in the input packet */
+	u32 payload_len;
+	u16 mss;		/* payload per packet that fits the egress MTU */
+};
+
 struct svx_emit {
 	u8 *arena;
 	u32 arena_cap;
@@ -157,6 +174,9 @@ struct svx_emit {
 	u16 max_pkts;
 	u16 n_pkts;
 	u32 overflow;		/* packets that did not fit (counted, lost) */
+	const u8 *plan_input;	/* input packet when the glue takes a plan, else NULL */
+	bool planned;		/* plan below is valid */
+	struct svx_emit_plan plan;
 };
 
 static inline void svx_emit_init(struct svx_emit *e, u8 *arena, u32 arena_cap,
@@ -169,6 +189,8 @@ static inline void svx_emit_init(struct svx_emit *e, u8 *arena, u32 arena_cap,
 	e->max_pkts = max_pkts;
 	e->n_pkts = 0;
 	e->overflow = 0;
+	e->plan_input = NULL;
+	e->planned = false;
 }
 
 static inline void svx_emit_reset(struct svx_emit *e)
@@ -176,6 +198,14 @@ static inline void svx_emit_reset(struct svx_emit *e)
 	e->used = 0;
 	e->n_pkts = 0;
 	e->overflow = 0;
+	e->planned = false;
+}
+
+/* The next call may answer the translated segment of input with a plan. */
+static inline void svx_emit_allow_plan(struct svx_emit *e, const u8 *input)
+{
+	e->plan_input = input;
+	e->planned = false;
 }
 
 /* Room for one more packet of up to len bytes, or NULL (overflow counted);

@@ -140,6 +140,19 @@ e2e_pass() {
             e2e_log "   $n steering: $steering"
         done
     fi
+    # E2E_EXPECT_ENGINE=kernel|nfqueue: the translator and host agents must
+    # have run on it (the VM tests of the kernel module set it).
+    if [[ -n ${E2E_EXPECT_ENGINE:-} ]]; then
+        local n engine
+        for n in xlt i1 i2; do
+            [[ -S $TOPO_DIR/run/$n.sock ]] || continue
+            engine=$(topo_svxlat "$n" status --json |
+                "$TOPO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["engine"])')
+            [[ $engine == "$E2E_EXPECT_ENGINE" ]] ||
+                e2e_fail "$n ran the '$engine' engine, expected '$E2E_EXPECT_ENGINE'"
+            e2e_log "   $n engine: $engine"
+        done
+    fi
     if [[ -n $E2E_SOFT_FAILURES ]]; then
         local failures=$E2E_SOFT_FAILURES
         E2E_SOFT_FAILURES=

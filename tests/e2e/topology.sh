@@ -110,12 +110,15 @@ topo_table() {
 
 # topo_configs: daemon configs (translator, router, two host agents) and the
 # table, in $TOPO_DIR. Settings tuned for tests: fast refresh and expiry.
+# TOPO_BACKEND and TOPO_ENGINE set [engine] backend and engine (default auto:
+# the kernel engine when svxlat.ko is loaded, NFQUEUE otherwise).
 topo_configs() {
     local sock=$TOPO_DIR/run
     mkdir -p "$sock"
     topo_table
     cat >"$TOPO_DIR/xlt.conf" <<CONF
 [engine]
+engine = ${TOPO_ENGINE:-auto}
 queues = ${TOPO_QUEUES:-1}
 backend = ${TOPO_BACKEND:-auto}
 control-socket = $sock/xlt.sock
@@ -139,6 +142,7 @@ CONF
     for i in 1 2; do
         cat >"$TOPO_DIR/i$i.conf" <<CONF
 [engine]
+engine = ${TOPO_ENGINE:-auto}
 queues = ${TOPO_QUEUES:-1}
 backend = ${TOPO_BACKEND:-auto}
 control-socket = $sock/i$i.sock

@@ -1,4 +1,7 @@
 #include "fixtures.h"
+#include "kernel_rig.h"
+
+#include <cstdlib>
 
 #include <array>
 #include <stdexcept>
@@ -633,6 +636,43 @@ void establish(FlowDriver& d) {
 // ------------------------------------------------ driving the engine worker
 
 WorkerRig::WorkerRig() : WorkerRig(Options{}) {}
+WorkerRig::~WorkerRig() = default;
+
+bool WorkerRig::kernel_mode() {
+    const char* rig = std::getenv("SVXLAT_RIG");
+    return rig && std::string_view(rig) == "kernel";
+}
+
+namespace {
+
+// The rig's settings as svxlatd would send them to the module.
+kernel_engine::KernelConfig kernel_config_of(const WorkerRig::Options& options) {
+    if (options.static_two_targets || options.count != 1)
+        throw std::runtime_error("kernel rig: static services and shards are user-space only");
+    kernel_engine::KernelConfig config;
+    config.flow = options.flow;
+    for (int i = 0; i < SVX_TO__COUNT; ++i)
+        config.timeouts_ms[i] = static_cast<std::uint32_t>(options.limits.timeout_ms[i]);
+    config.max_flows = static_cast<std::uint32_t>(options.limits.max_flows);
+    config.max_embryonic = static_cast<std::uint32_t>(options.limits.max_embryonic);
+    if (options.translator) {
+        kernel_engine::KernelConfig::Translator xlt;
+        xlt.address = kTranslatorSal;
+        xlt.router = kRouter;
+        xlt.rows.push_back({kPublic, kPublicPort, service_id(), true});
+        config.translator = xlt;
+    }
+    if (options.host) {
+        kernel_engine::KernelConfig::Host host;
+        host.address = options.host_address;
+        host.services.push_back({service_id(), SVX_SID_BITS, kServerPort});
+        config.host = host;
+    }
+    return config;
+}
+
+} // namespace
+
 
 WorkerRig::WorkerRig(const Options& options) {
     auto settings = std::make_shared<engine::RoleSettings>();
@@ -666,6 +706,10 @@ WorkerRig::WorkerRig(const Options& options) {
         settings->host = host;
     }
     settings->flow = options.flow;
+    if (kernel_mode()) {
+        kernel_ = std::make_unique<KernelRig>(kernel_config_of(options));
+        return;
+    }
     holder_ = std::make_unique<engine::SettingsHolder>(std::move(settings));
     worker_ =
         std::make_unique<engine::Worker>(options.index, options.count, *holder_, options.limits);
@@ -679,6 +723,9 @@ void WorkerRig::collect() {
 }
 
 engine::Verdict WorkerRig::process(const Bytes& pkt, uint64_t now_ms, bool partial) {
+    if (kernel_)
+        return kernel_->process(pkt, partial, out_) ? engine::Verdict::accept
+                                                    : engine::Verdict::drop;
     ExactBuffer in(pkt);
     engine::Verdict v = worker_->process(in.span(), now_ms, partial);
     collect();
@@ -686,13 +733,42 @@ engine::Verdict WorkerRig::process(const Bytes& pkt, uint64_t now_ms, bool parti
 }
 
 void WorkerRig::tick(uint64_t now_ms) {
+    if (kernel_)
+        throw std::runtime_error("kernel rig: no simulated time (SKIP_IN_KERNEL_RIG)");
     worker_->tick(now_ms);
     collect();
 }
 
 void WorkerRig::abort_all() {
+    if (kernel_) {
+        kernel_->abort_all(out_);
+        return;
+    }
     worker_->abort_all();
     collect();
+}
+
+const engine::Counters& WorkerRig::counters() const {
+    if (!kernel_)
+        return worker_->counters();
+    // The module's counters, read now, in the worker's type.
+    auto stats = kernel_->stats();
+    kernel_counters_ = std::make_unique<engine::Counters>();
+    for (unsigned e = 0; e < static_cast<unsigned>(engine::Event::count_); ++e)
+        kernel_counters_->add(static_cast<engine::Event>(e), stats.stat(e));
+    for (unsigned r = 0; r < SVX_E__COUNT; ++r)
+        for (std::uint64_t n = stats.drop(r); n > 0; --n)
+            kernel_counters_->drop(static_cast<svx_err>(r));
+    return *kernel_counters_;
+}
+
+std::vector<engine::FlowInfo> WorkerRig::flows() const {
+    if (!kernel_)
+        return worker_->snapshot_flows();
+    std::vector<engine::FlowInfo> out;
+    for (const auto& f : kernel_->flows())
+        out.push_back({f, 0});
+    return out;
 }
 
 std::optional<svx_flow> WorkerRig::flow_by_tcp_remote_port(uint16_t port) const {

@@ -24,6 +24,8 @@
 
 namespace svxlat::test {
 
+class KernelRig;
+
 // ----------------------------------------------------------------- topology
 
 // The plain TCP client and the public address:port it connects to.
@@ -307,6 +309,12 @@ public:
 
     explicit WorkerRig(const Options& options);
     WorkerRig();
+    ~WorkerRig();
+
+    // SVXLAT_RIG=kernel: the same fixtures against svxlat.ko (kernel_rig.h)
+    // instead of an engine::Worker. What only the user-space worker has
+    // (simulated time, shards, static services, worker()) is skipped there.
+    static bool kernel_mode();
 
     engine::Verdict process(const Bytes& pkt, uint64_t now_ms = 1000, bool partial = false);
     void tick(uint64_t now_ms);
@@ -314,8 +322,10 @@ public:
 
     const std::vector<Bytes>& out() const { return out_; }
     engine::Worker& worker() { return *worker_; }
-    const engine::Counters& counters() const { return worker_->counters(); }
-    std::vector<engine::FlowInfo> flows() const { return worker_->snapshot_flows(); }
+    // Flows in the table (either rig).
+    std::size_t flow_count() const { return flows().size(); }
+    const engine::Counters& counters() const;
+    std::vector<engine::FlowInfo> flows() const;
     // The one flow whose TCP remote port (translator: client port) is port.
     std::optional<svx_flow> flow_by_tcp_remote_port(uint16_t port) const;
     std::optional<svx_flow> only_flow() const;
@@ -326,8 +336,17 @@ private:
     std::shared_ptr<router::ServiceTable> static_services_;
     std::unique_ptr<engine::SettingsHolder> holder_;
     std::unique_ptr<engine::Worker> worker_;
+    std::unique_ptr<KernelRig> kernel_;
+    mutable std::unique_ptr<engine::Counters> kernel_counters_;
     std::vector<Bytes> out_;
 };
+
+// First statement of a test that needs what only the user-space worker has.
+#define SKIP_IN_KERNEL_RIG(why)                                   \
+    do {                                                           \
+        if (::svxlat::test::WorkerRig::kernel_mode())              \
+            GTEST_SKIP() << "not in the kernel rig: " << (why);    \
+    } while (0)
 
 } // namespace svxlat::test
 

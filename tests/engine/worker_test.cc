@@ -231,7 +231,7 @@ TEST(engine_worker_translator, HandshakeDataAndCounters) {
     EXPECT_TRUE(tcp_checksums_valid(rig.out()[0]));
     EXPECT_EQ(rig.counters().event(Event::packets), 5u);
     EXPECT_EQ(rig.counters().event(Event::emitted), 5u);
-    EXPECT_EQ(rig.worker().flow_count(), 1u);
+    EXPECT_EQ(rig.flow_count(), 1u);
 }
 
 // Every SYN (retransmissions included) is resolved again: with two equal
@@ -260,7 +260,7 @@ TEST(engine_worker_translator, SynRetransmissionsAreResolvedAgainAcrossBothTarge
     // Both stay zero with probability 2^-63.
     EXPECT_GT(to_a, 0);
     EXPECT_GT(to_b, 0);
-    EXPECT_EQ(rig.worker().flow_count(), 1u);
+    EXPECT_EQ(rig.flow_count(), 1u);
     EXPECT_EQ(rig.counters().event(Event::flows_created), 1u);
 }
 
@@ -296,7 +296,7 @@ TEST(engine_worker_translator, CloseThroughTheWorkerWithRetransmissionAndTimeWai
     again.learn(rig);
     EXPECT_NE(again.local_flow, c.local_flow);
     EXPECT_TRUE(same_packets(rig.out(), {again.want_syn(kRouter)}));
-    EXPECT_EQ(rig.worker().flow_count(), 1u);
+    EXPECT_EQ(rig.flow_count(), 1u);
 }
 
 TEST(engine_worker_translator, UnacknowledgedFinGivesUpThroughTheWorkerTimer) {
@@ -576,7 +576,7 @@ TEST(engine_worker_no_flow, SalPacketForAnUnknownFlowGetsThePassiveRst) {
     EXPECT_TRUE(same_packets(rig.out(), {want}, IpId::compare));
     EXPECT_EQ(rig.counters().event(Event::passive_resets), 3u);
     EXPECT_EQ(rig.counters().drops(SVX_E_NO_FLOW), 3u);
-    EXPECT_EQ(rig.worker().flow_count(), 0u);
+    EXPECT_EQ(rig.flow_count(), 0u);
 }
 
 TEST(engine_worker_no_flow, NoPassiveRstForAResetOrAPureSyn) {
@@ -602,7 +602,7 @@ TEST(engine_worker_no_flow, NoPassiveRstForAResetOrAPureSyn) {
     EXPECT_EQ(rig.process(syn_to_us), Verdict::drop);
     EXPECT_TRUE(rig.out().empty());
     EXPECT_EQ(rig.counters().event(Event::passive_resets), 0u);
-    EXPECT_EQ(rig.worker().flow_count(), 0u);
+    EXPECT_EQ(rig.flow_count(), 0u);
 }
 
 TEST(engine_worker_no_flow, TcpSegmentWithoutAFlowGetsAReset) {
@@ -633,7 +633,7 @@ TEST(engine_worker_no_flow, TcpSegmentWithoutAFlowGetsAReset) {
     EXPECT_TRUE(rig.out().empty());
     EXPECT_EQ(rig.counters().event(Event::tcp_reset_replies), 2u);
     EXPECT_EQ(rig.counters().drops(SVX_E_NO_FLOW), 3u);
-    EXPECT_EQ(rig.worker().flow_count(), 0u);
+    EXPECT_EQ(rig.flow_count(), 0u);
 }
 
 // ------------------------------------------------------------ not ours
@@ -651,7 +651,7 @@ void expect_all_accepted_untouched(WorkerRig& rig, const std::vector<Foreign>& p
         EXPECT_TRUE(rig.out().empty());
         EXPECT_EQ(rig.counters().event(Event::not_ours), not_ours + 1);
     }
-    EXPECT_EQ(rig.worker().flow_count(), 0u);
+    EXPECT_EQ(rig.flow_count(), 0u);
 }
 
 TEST(engine_worker_not_ours, OtherProtocolAddressOrPortIsAcceptedUntouched) {
@@ -732,7 +732,7 @@ TEST(engine_worker_limits, OldestEmbryonicFlowIsEvictedForANewSyn) {
     // The victim's client is refused; the new SYN goes out.
     EXPECT_TRUE(same_packets(rig.out(),
                              {first.want_client_rst(0, kClientIsn + 1), third.want_syn(kRouter)}));
-    EXPECT_EQ(rig.worker().flow_count(), 2u);
+    EXPECT_EQ(rig.flow_count(), 2u);
     EXPECT_FALSE(rig.flow_by_tcp_remote_port(40001));
     EXPECT_TRUE(rig.flow_by_tcp_remote_port(40002));
     EXPECT_TRUE(rig.flow_by_tcp_remote_port(40003));
@@ -768,7 +768,7 @@ TEST(engine_worker_limits, EstablishedFlowsAreNeverEvictedAndAFullTableRefuses) 
     EXPECT_TRUE(rig.out().empty());
     EXPECT_EQ(rig.counters().event(Event::table_full), 1u);
     EXPECT_EQ(rig.counters().event(Event::embryonic_evicted), 1u);
-    EXPECT_EQ(rig.worker().flow_count(), 3u);
+    EXPECT_EQ(rig.flow_count(), 3u);
     for (uint16_t port : {40001, 40002, 40004})
         EXPECT_EQ(state_of(rig, port), SVX_FS_ESTABLISHED) << port;
 }
@@ -796,31 +796,31 @@ TEST(engine_worker_limits, FlowsExpireByTheirStatesTimeout) {
     rig.process(w.instance_control(SVX_CTL_FIN, kPeerIss + 1, w.iss + 2), t);
     ASSERT_EQ(state_of(rig, 40003), SVX_FS_CLOSING);
     ASSERT_EQ(state_of(rig, 40004), SVX_FS_TIME_WAIT);
-    ASSERT_EQ(rig.worker().flow_count(), 4u);
+    ASSERT_EQ(rig.flow_count(), 4u);
 
     rig.tick(t + 499);
-    EXPECT_EQ(rig.worker().flow_count(), 4u);
+    EXPECT_EQ(rig.flow_count(), 4u);
     EXPECT_TRUE(rig.out().empty());
     rig.tick(t + 500); // time-wait: removed silently
-    EXPECT_EQ(rig.worker().flow_count(), 3u);
+    EXPECT_EQ(rig.flow_count(), 3u);
     EXPECT_TRUE(rig.out().empty());
     EXPECT_FALSE(rig.flow_by_tcp_remote_port(40004));
     rig.tick(t + 1000); // embryonic: the client is refused
-    EXPECT_EQ(rig.worker().flow_count(), 2u);
+    EXPECT_EQ(rig.flow_count(), 2u);
     EXPECT_TRUE(same_packets(rig.out(), {embryonic.want_client_rst(0, kClientIsn + 1)}));
     rig.tick(t + 1999);
-    EXPECT_EQ(rig.worker().flow_count(), 2u);
+    EXPECT_EQ(rig.flow_count(), 2u);
     rig.tick(t + 2000); // closing: reset on both sides
     EXPECT_TRUE(same_packets(
         rig.out(), {closing.want_control(SVX_CTL_RST | SVX_CTL_ACK, closing.iss + 1, kPeerIss + 1),
                     closing.want_client_rst(kServerIsn + 1, kClientIsn + 2)}));
-    EXPECT_EQ(rig.worker().flow_count(), 1u);
+    EXPECT_EQ(rig.flow_count(), 1u);
     rig.tick(t + 5000); // established
     EXPECT_TRUE(same_packets(
         rig.out(),
         {established.want_control(SVX_CTL_RST | SVX_CTL_ACK, established.iss + 1, kPeerIss + 1),
          established.want_client_rst(kServerIsn + 1, kClientIsn + 1)}));
-    EXPECT_EQ(rig.worker().flow_count(), 0u);
+    EXPECT_EQ(rig.flow_count(), 0u);
     EXPECT_EQ(rig.counters().event(Event::flows_expired), 4u);
 }
 
@@ -833,9 +833,9 @@ TEST(engine_worker_limits, TrafficRestartsTheTimeout) {
     ASSERT_NO_FATAL_FAILURE(establish(rig, c, 10000));
     rig.process(c.client(kClientIsn + 1, kServerIsn + 1, kPshAck, "x"), 14000);
     rig.tick(15000);
-    EXPECT_EQ(rig.worker().flow_count(), 1u);
+    EXPECT_EQ(rig.flow_count(), 1u);
     rig.tick(19000);
-    EXPECT_EQ(rig.worker().flow_count(), 0u);
+    EXPECT_EQ(rig.flow_count(), 0u);
 }
 
 // A flow retransmitting its SAL FIN expires at its own closing timeout even
@@ -1105,7 +1105,7 @@ TEST(engine_worker_host, SynToTheLocalServerAndTheWholeHandshake) {
     // A duplicate SYN is delivered again to the same flow.
     rig.process(syn, 2000);
     EXPECT_TRUE(same_packets(rig.out(), {h.want_server(kClientIsn, 0, SVX_TCP_SYN)}));
-    EXPECT_EQ(rig.worker().flow_count(), 1u);
+    EXPECT_EQ(rig.flow_count(), 1u);
     EXPECT_EQ(rig.counters().event(Event::flows_created), 1u);
 
     // The server's SYN-ACK: SOURCE echoed, self appended, to SOURCE #0.
@@ -1179,7 +1179,7 @@ TEST(engine_worker_host, SynForAServiceNotHereIsDroppedSilently) {
     EXPECT_EQ(rig.process(syn), Verdict::drop);
     EXPECT_TRUE(rig.out().empty());
     EXPECT_EQ(rig.counters().drops(SVX_E_NO_ROUTE), 1u);
-    EXPECT_EQ(rig.worker().flow_count(), 0u);
+    EXPECT_EQ(rig.flow_count(), 0u);
 }
 
 // A SYN the host agent refuses (SOURCE longer than a flow keeps) must not
@@ -1190,7 +1190,7 @@ TEST(engine_worker_host, RefusedSynDoesNotEvictAnEmbryonicFlow) {
     limits.max_embryonic = 1;
     WorkerRig rig = host_rig(limits);
     rig.process(host::sal_syn());
-    ASSERT_EQ(rig.worker().flow_count(), 1u);
+    ASSERT_EQ(rig.flow_count(), 1u);
     std::vector<Ipv4Addr> hops;
     for (uint8_t i = 0; i < SVX_FLOW_MAX_SOURCE + 1; ++i)
         hops.push_back({10, 1, 0, static_cast<uint8_t>(i + 1)});
@@ -1208,7 +1208,7 @@ TEST(engine_worker_host, RefusedSynDoesNotEvictAnEmbryonicFlow) {
     EXPECT_EQ(rig.counters().drops(SVX_E_EXT_LEN), 1u);
     EXPECT_EQ(rig.counters().event(Event::embryonic_evicted), 0u);
     EXPECT_TRUE(rig.out().empty()) << "the embryonic flow's server got a reset";
-    EXPECT_EQ(rig.worker().flow_count(), 1u);
+    EXPECT_EQ(rig.flow_count(), 1u);
 }
 
 } // namespace

@@ -110,6 +110,42 @@ struct svx_seg_src {
 };
 
 /*
+ * The translated segment as a header plan (flow.h), when the glue takes one,
+ * this is the first output of the call and the payload is the input's.
+ * Returns false to fall back to copying.
+ */
+static bool svx_emit_plan_segment(struct svx_flow *f,
+				  struct svx_emit *out, const struct svx_seg_src *s,
+				  const struct svx_ipv4_spec *ip)
+{
+	unsigned int hdr_len = SVX_IPV4_HDR_LEN + s->sal_len + s->tcp_hlen;
+	u8 *p, *tcp;
+
+	if (!out->plan_input || out->planned || out->n_pkts || !s->payload ||
+	    s->payload < out->plan_input || hdr_len + s->payload_len > 0xffff ||
+	    out->arena_cap - out->used < hdr_len)
+		return false;
+	p = out->arena + out->used;
+	svx_ipv4_build(p, ip, (u16)(hdr_len + s->payload_len));
+	if (s->sal_len)
+		memcpy(p + SVX_IPV4_HDR_LEN, s->sal, s->sal_len);
+	tcp = p + SVX_IPV4_HDR_LEN + s->sal_len;
+	memcpy(tcp, s->tcp, s->tcp_hlen);
+	tcp[16] = 0;
+	tcp[17] = 0;
+	out->plan.hdr_off = out->used;
+	out->plan.hdr_len = (u16)hdr_len;
+	out->plan.l4_off = (u16)(SVX_IPV4_HDR_LEN + s->sal_len);
+	out->plan.payload_off = (u32)(s->payload - out->plan_input);
+	out->plan.payload_len = s->payload_len;
+	out->plan.mss = (u16)(s->mtu - hdr_len);
+	out->planned = true;
+	out->used += (hdr_len + 3) & ~3u;
+	f->stats.packets_out++;
+	return true;
+}
+
+/*
  * Emits the segment(s) of one TCP segment: split so that each packet fits
  * the MTU (a GSO super-packet from NFQUEUE becomes MTU-size packets, as no
  * kernel offload exists for protocol 144), sequence numbers advanced, FIN
@@ -136,6 +172,9 @@ static int svx_emit_segments(struct svx_flow *f, const struct svx_flow_cfg *cfg,
 	ip.ttl = cfg->ttl;
 	ip.tos = s->tos;
 	ip.df = true;
+	ip.id = (u16)f->stats.packets_out;
+	if (svx_emit_plan_segment(f, out, s, &ip))
+		return 0;
 	do {
 		chunk = s->payload_len - off;
 		if (chunk > max_payload)

@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Malformed and valid generic netlink requests against svxlat.ko.
+
+Run inside the test VM with the module loaded (tests/kmod/t-netlink.sh).
+Every refused request must come back with an error and, when it reached
+the module's own parser, bump the nl_rejected counter; the module must keep
+answering afterwards. Exit status 0 = all checks passed.
+"""
+import errno
+import os
+import random
+import socket
+import struct
+import sys
+
+NETLINK_GENERIC = 16
+GENL_ID_CTRL = 0x10
+CTRL_CMD_GETFAMILY = 3
+CTRL_ATTR_FAMILY_ID = 1
+CTRL_ATTR_FAMILY_NAME = 2
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 1, 4, 0x300
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+NLA_F_NESTED = 0x8000
+
+# include/svxlat/nl.h (kept in step by the header's append-only rule)
+MAGIC, VERSION = 0x53564C4B, 1
+(CMD_GET_INFO, CMD_SET_CONFIG, CMD_CLEAR_CONFIG, CMD_GET_STATS, CMD_GET_FLOWS) = range(1, 6)
+(A_VERSION, A_FLOW_SIZE, A_CONFIGURED, A_FLOW_COUNT, A_SAL_MTU, A_TCP_MTU, A_TTL,
+ A_MAX_RETRANS, A_RTO_INITIAL_MS, A_RTO_MAX_MS, A_TIMEOUTS_MS, A_MAX_FLOWS,
+ A_MAX_EMBRYONIC, A_XLT_ADDR, A_XLT_ROUTER, A_XLT_ROWS, A_HOST_ADDR, A_HOST_PORT_LOW,
+ A_HOST_PORT_HIGH, A_HOST_SERVICES, A_STATS, A_DROPS, A_FLOW, A_ROW, A_ROW_ADDR,
+ A_ROW_PORT, A_ROW_SERVICE, A_ROW_STRIP, A_SERVICE, A_SVC_PREFIX, A_SVC_BITS,
+ A_SVC_PORT, A_CONFIG_GEN) = range(1, 34)
+ST_NL_REJECTED = 18  # enum svx_stat
+
+
+def attr(t, payload):
+    n = 4 + len(payload)
+    return struct.pack("=HH", n, t) + payload + b"\0" * ((4 - n % 4) % 4)
+
+
+def nest(t, *attrs):
+    return attr(t | NLA_F_NESTED, b"".join(attrs))
+
+
+def u8(t, v): return attr(t, struct.pack("=B", v))
+def u16(t, v): return attr(t, struct.pack("=H", v))
+def u32(t, v): return attr(t, struct.pack("=I", v))
+
+
+class Genl:
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
+        try:  # SO_SNDBUFFORCE: big configs (root only)
+            self.sock.setsockopt(socket.SOL_SOCKET, 32, 16 << 20)
+        except PermissionError:
+            pass
+        self.sock.bind((0, 0))
+        self.sock.settimeout(5)
+        self.seq = 1
+        self.family = self.resolve("svxlat")
+
+    def send(self, mtype, flags, body):
+        self.seq += 1
+        hdr = struct.pack("=IHHII", 16 + len(body), mtype, flags, self.seq, 0)
+        self.sock.send(hdr + body)
+        return self.seq
+
+    def recv_all(self, seq):
+        """Messages answering seq until an ACK/error or DONE: (errno, [payloads])."""
+        msgs = []
+        while True:
+            data = self.sock.recv(1 << 20)
+            off = 0
+            while off + 16 <= len(data):
+                ln, mtype, flags, mseq, _ = struct.unpack_from("=IHHII", data, off)
+                body = data[off + 16:off + ln]
+                off += (ln + 3) & ~3
+                if mseq != seq:
+                    continue
+                if mtype == NLMSG_ERROR:
+                    return -struct.unpack_from("=i", body)[0], msgs
+                if mtype == NLMSG_DONE:
+                    return 0, msgs
+                msgs.append(body)
+                if not flags & 2:  # not NLM_F_MULTI: a doit reply, the ACK follows
+                    pass
+
+    def resolve(self, name):
+        body = struct.pack("=BBH", CTRL_CMD_GETFAMILY, 1, 0) + attr(CTRL_ATTR_FAMILY_NAME,
+                                                                     name.encode() + b"\0")
+        err, msgs = self.recv_all(self.send(GENL_ID_CTRL, NLM_F_REQUEST | NLM_F_ACK, body))
+        if err or not msgs:
+            raise SystemExit(f"nl_probe: family {name} not found (errno {err})")
+        return parse_attrs(msgs[0][4:])[CTRL_ATTR_FAMILY_ID][0] | \
+            parse_attrs(msgs[0][4:])[CTRL_ATTR_FAMILY_ID][1] << 8
+
+    def request(self, cmd=0, attrs=b"", magic=MAGIC, version=VERSION, reserved=0, raw=None,
+                dump=False):
+        body = raw if raw is not None else (
+            struct.pack("=BBH", cmd, VERSION, 0) + struct.pack("=IHH", magic, version, reserved)
+            + attrs)
+        flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_DUMP if dump else 0)
+        return self.recv_all(self.send(self.family, flags, body))
+
+
+def parse_attrs(buf):
+    out, off = {}, 0
+    while off + 4 <= len(buf):
+        ln, t = struct.unpack_from("=HH", buf, off)
+        if ln < 4:
+            break
+        out[t & 0x3FFF] = buf[off + 4:off + ln]
+        off += (ln + 3) & ~3
+    return out
+
+
+def reply_attrs(body):
+    return parse_attrs(body[4 + 8:])  # genlmsghdr + svx_nl_hdr
+
+
+def flow_settings(max_flows=1024):
+    return (u16(A_SAL_MTU, 1500) + u16(A_TCP_MTU, 1500) + u8(A_TTL, 64) +
+            u8(A_MAX_RETRANS, 8) + u32(A_RTO_INITIAL_MS, 1000) + u32(A_RTO_MAX_MS, 60000) +
+            attr(A_TIMEOUTS_MS, struct.pack("=4I", 30000, 7440000, 120000, 60000)) +
+            u32(A_MAX_FLOWS, max_flows) + u32(A_MAX_EMBRYONIC, 512))
+
+
+def row(addr, port, sid=b"\x11" * 32, strip=1):
+    return nest(A_ROW, attr(A_ROW_ADDR, addr), u16(A_ROW_PORT, port),
+                attr(A_ROW_SERVICE, sid), u8(A_ROW_STRIP, strip))
+
+
+XLT = attr(A_XLT_ADDR, bytes([10, 0, 1, 1])) + attr(A_XLT_ROUTER, bytes([10, 0, 2, 1]))
+FAILURES = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        FAILURES.append(what)
+
+
+def rejected(nl):
+    err, msgs = nl.request(CMD_GET_STATS)
+    assert err == 0 and msgs, f"GET_STATS failed: {err}"
+    stats = reply_attrs(msgs[0])[A_STATS]
+    return struct.unpack_from("=Q", stats, ST_NL_REJECTED * 8)[0]
+
+
+def expect_refused(nl, what, counted=True, **kw):
+    before = rejected(nl)
+    err, _ = nl.request(**kw)
+    after = rejected(nl)
+    check(err != 0, f"{what}: refused ({errno.errorcode.get(err, err)})")
+    if counted:
+        check(after == before + 1, f"{what}: nl_rejected {before} -> {after}")
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--expect-eperm":
+        nl = Genl()
+        err, _ = nl.request(CMD_GET_INFO)
+        check(err == errno.EPERM, f"GET_INFO without CAP_NET_ADMIN: EPERM (got {err})")
+        err, _ = nl.request(CMD_SET_CONFIG, flow_settings() + XLT)
+        check(err == errno.EPERM, f"SET_CONFIG without CAP_NET_ADMIN: EPERM (got {err})")
+        return 1 if FAILURES else 0
+
+    nl = Genl()
+    err, msgs = nl.request(CMD_GET_INFO)
+    info = reply_attrs(msgs[0]) if msgs else {}
+    check(err == 0 and struct.unpack("=I", info[A_VERSION])[0] == VERSION, "GET_INFO answers v1")
+    check(info.get(A_CONFIGURED) == b"\0", "fresh namespace is unconfigured")
+
+    expect_refused(nl, "wrong magic", cmd=CMD_GET_INFO, magic=0x12345678)
+    expect_refused(nl, "wrong version", cmd=CMD_GET_INFO, version=VERSION + 1)
+    expect_refused(nl, "nonzero reserved", cmd=CMD_GET_INFO, reserved=1)
+    expect_refused(nl, "no svxlat header", counted=False,
+                   raw=struct.pack("=BBH", CMD_GET_INFO, VERSION, 0))
+    expect_refused(nl, "unknown command", counted=False, cmd=99)
+    expect_refused(nl, "SET_CONFIG without settings", cmd=CMD_SET_CONFIG, attrs=XLT)
+    expect_refused(nl, "SET_CONFIG without any role", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings())
+    expect_refused(nl, "attribute type beyond the maximum", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings() + XLT + u32(200, 1))
+    expect_refused(nl, "address of 3 bytes", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings() + attr(A_XLT_ADDR, b"\x0a\0\x01"))
+    expect_refused(nl, "MTU below 576", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings().replace(u16(A_SAL_MTU, 1500), u16(A_SAL_MTU, 100)) + XLT)
+    expect_refused(nl, "max flows above flow_cap", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings(max_flows=1 << 22) + XLT)
+    expect_refused(nl, "row without service", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings() + XLT + nest(A_ROW, u16(A_ROW_PORT, 80)))
+    expect_refused(nl, "port 0 row", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings() + XLT + row(bytes([10, 9, 9, 9]), 0))
+    expect_refused(nl, "duplicate rows", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings() + XLT + row(bytes([10, 9, 9, 9]), 80) +
+                   row(bytes([10, 9, 9, 9]), 80))
+    expect_refused(nl, "reserved list attribute", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings() + XLT + nest(A_XLT_ROWS, row(bytes([10, 9, 9, 9]), 80)))
+    expect_refused(nl, "row attribute outside a row", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings() + XLT + nest(A_ROW, nest(A_ROW, u16(A_ROW_PORT, 80))))
+    expect_refused(nl, "host agent with empty port range", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings() + attr(A_HOST_ADDR, bytes([10, 0, 3, 1])) +
+                   u16(A_HOST_PORT_LOW, 5000) + u16(A_HOST_PORT_HIGH, 4000) +
+                   nest(A_SERVICE, attr(A_SVC_PREFIX, b"\x22" * 32),
+                        u16(A_SVC_BITS, 8), u16(A_SVC_PORT, 8080)))
+    expect_refused(nl, "prefix bits above 256", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings() + attr(A_HOST_ADDR, bytes([10, 0, 3, 1])) +
+                   u16(A_HOST_PORT_LOW, 4000) + u16(A_HOST_PORT_HIGH, 5000) +
+                   nest(A_SERVICE, attr(A_SVC_PREFIX, b"\x22" * 32),
+                        u16(A_SVC_BITS, 300), u16(A_SVC_PORT, 8080)))
+    err, msgs = nl.request(CMD_GET_INFO)
+    check(reply_attrs(msgs[0]).get(A_CONFIGURED) == b"\0", "refused configs left nothing behind")
+
+    # Random bytes after a valid header: refused or accepted, never a crash.
+    rng = random.Random(int(os.environ.get("NL_PROBE_SEED", "1")))
+    for _ in range(int(os.environ.get("NL_PROBE_RANDOM", "3000"))):
+        junk = bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 200)))
+        nl.request(rng.choice([CMD_SET_CONFIG, CMD_GET_INFO, CMD_GET_STATS]), attrs=junk)
+    err, msgs = nl.request(CMD_GET_INFO)
+    check(err == 0, "module still answers after 3000 random requests")
+    nl.request(CMD_CLEAR_CONFIG)
+
+    rows = b"".join(row(bytes([10, 9, i >> 8, i & 255]), 80) for i in range(20000))
+    err, _ = nl.request(CMD_SET_CONFIG, flow_settings() + XLT + rows +
+                        attr(A_CONFIG_GEN, struct.pack("=Q", 7)))
+    check(err == 0, f"valid translator config with 20000 rows accepted ({err})")
+    err, msgs = nl.request(CMD_GET_INFO)
+    info = reply_attrs(msgs[0])
+    check(info.get(A_CONFIGURED) == b"\x01", "configured after SET_CONFIG")
+    check(struct.unpack("=Q", info[A_CONFIG_GEN])[0] == 7, "generation echoed")
+    err, msgs = nl.request(CMD_GET_FLOWS, dump=True)
+    check(err == 0 and not msgs, "no flows dumped in an idle namespace")
+    err, _ = nl.request(CMD_CLEAR_CONFIG)
+    err, msgs = nl.request(CMD_GET_INFO)
+    check(reply_attrs(msgs[0]).get(A_CONFIGURED) == b"\0", "unconfigured after CLEAR_CONFIG")
+    print(f"nl_probe: {len(FAILURES)} failure(s)")
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
