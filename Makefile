@@ -46,7 +46,7 @@ deps:
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	else echo "deps: all Debian packages present"; fi
 
-unit: build
+unit: build kmod
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 asan:
