@@ -31,11 +31,11 @@ static const struct nla_policy svx_nl_policy[SVX_NLA_MAX + 1] = {
 	[SVX_NLA_MAX_EMBRYONIC] = NLA_POLICY_MIN(NLA_U32, 1),
 	[SVX_NLA_XLT_ADDR] = NLA_POLICY_EXACT_LEN(4),
 	[SVX_NLA_XLT_ROUTER] = NLA_POLICY_EXACT_LEN(4),
-	[SVX_NLA_XLT_ROWS] = { .type = NLA_NESTED },
+	[SVX_NLA_XLT_ROWS] = { .type = NLA_REJECT },
 	[SVX_NLA_HOST_ADDR] = NLA_POLICY_EXACT_LEN(4),
 	[SVX_NLA_HOST_PORT_LOW] = NLA_POLICY_MIN(NLA_U16, 1),
 	[SVX_NLA_HOST_PORT_HIGH] = NLA_POLICY_MIN(NLA_U16, 1),
-	[SVX_NLA_HOST_SERVICES] = { .type = NLA_NESTED },
+	[SVX_NLA_HOST_SERVICES] = { .type = NLA_REJECT },
 	[SVX_NLA_CONFIG_GEN] = { .type = NLA_U64 },
 	[SVX_NLA_ROW] = { .type = NLA_NESTED },
 	[SVX_NLA_ROW_ADDR] = NLA_POLICY_EXACT_LEN(4),
@@ -129,31 +129,27 @@ static int svx_krow_cmp(const void *a, const void *b)
 	return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
-static int svx_nl_count_nested(const struct nlattr *list, int type, u32 max, u32 *n,
-			       struct netlink_ext_ack *extack)
+/* Top-level attributes of a request (already validated by nlmsg_parse). */
+#define svx_nl_for_each_attr(a, nlh, rem) \
+	nlmsg_for_each_attr(a, nlh, GENL_HDRLEN + sizeof(struct svx_nl_hdr), rem)
+
+static int svx_nl_count(const struct nlmsghdr *nlh, int type, u32 max, u32 *n,
+			struct netlink_ext_ack *extack)
 {
 	const struct nlattr *a;
 	int rem;
 
 	*n = 0;
-	nla_for_each_nested(a, list, rem) {
-		if (nla_type(a) != type) {
-			NL_SET_ERR_MSG_ATTR(extack, a, "svxlat: unexpected attribute in list");
-			return -EINVAL;
-		}
-		if (++*n > max) {
+	svx_nl_for_each_attr(a, nlh, rem) {
+		if (nla_type(a) == type && ++*n > max) {
 			NL_SET_ERR_MSG_ATTR(extack, a, "svxlat: too many list entries");
 			return -E2BIG;
 		}
 	}
-	if (rem) {
-		NL_SET_ERR_MSG_ATTR(extack, list, "svxlat: trailing bytes in list");
-		return -EINVAL;
-	}
 	return 0;
 }
 
-static int svx_nl_parse_rows(struct svx_kcfg *cfg, const struct nlattr *list,
+static int svx_nl_parse_rows(struct svx_kcfg *cfg, const struct nlmsghdr *nlh,
 			     struct netlink_ext_ack *extack)
 {
 	struct nlattr *tb[SVX_NLA_MAX + 1];
@@ -161,14 +157,18 @@ static int svx_nl_parse_rows(struct svx_kcfg *cfg, const struct nlattr *list,
 	u32 n, i = 0;
 	int rem, err;
 
-	err = svx_nl_count_nested(list, SVX_NLA_ROW, SVX_NL_MAX_ROWS, &n, extack);
+	err = svx_nl_count(nlh, SVX_NLA_ROW, SVX_NL_MAX_ROWS, &n, extack);
 	if (err || !n)
 		return err;
 	cfg->rows = kvcalloc(n, sizeof(*cfg->rows), GFP_KERNEL);
 	if (!cfg->rows)
 		return -ENOMEM;
-	nla_for_each_nested(a, list, rem) {
-		struct svx_krow *row = &cfg->rows[i++];
+	svx_nl_for_each_attr(a, nlh, rem) {
+		struct svx_krow *row;
+
+		if (nla_type(a) != SVX_NLA_ROW)
+			continue;
+		row = &cfg->rows[i++];
 
 		err = nla_parse_nested(tb, SVX_NLA_MAX, a, svx_nl_policy, extack);
 		if (err)
@@ -192,7 +192,7 @@ static int svx_nl_parse_rows(struct svx_kcfg *cfg, const struct nlattr *list,
 	return 0;
 }
 
-static int svx_nl_parse_services(struct svx_kcfg *cfg, const struct nlattr *list,
+static int svx_nl_parse_services(struct svx_kcfg *cfg, const struct nlmsghdr *nlh,
 				 struct netlink_ext_ack *extack)
 {
 	struct nlattr *tb[SVX_NLA_MAX + 1];
@@ -200,8 +200,12 @@ static int svx_nl_parse_services(struct svx_kcfg *cfg, const struct nlattr *list
 	u32 i = 0;
 	int rem, err;
 
-	nla_for_each_nested(a, list, rem) {
-		struct svx_host_service *svc = &cfg->services[i++];
+	svx_nl_for_each_attr(a, nlh, rem) {
+		struct svx_host_service *svc;
+
+		if (nla_type(a) != SVX_NLA_SERVICE)
+			continue;
+		svc = &cfg->services[i++];
 
 		err = nla_parse_nested(tb, SVX_NLA_MAX, a, svx_nl_policy, extack);
 		if (err)
@@ -225,8 +229,8 @@ static const int svx_nl_required[] = {
 };
 
 /* Builds a configuration from a validated SET_CONFIG; NULL + *err on refusal. */
-static struct svx_kcfg *svx_nl_build_config(struct nlattr **tb, struct netlink_ext_ack *extack,
-					    int *err)
+static struct svx_kcfg *svx_nl_build_config(const struct nlmsghdr *nlh, struct nlattr **tb,
+					    struct netlink_ext_ack *extack, int *err)
 {
 	struct svx_kcfg *cfg;
 	u32 n_services = 0, i;
@@ -244,13 +248,11 @@ static struct svx_kcfg *svx_nl_build_config(struct nlattr **tb, struct netlink_e
 		return NULL;
 	}
 	if (tb[SVX_NLA_HOST_ADDR]) {
-		if (!tb[SVX_NLA_HOST_PORT_LOW] || !tb[SVX_NLA_HOST_PORT_HIGH] ||
-		    !tb[SVX_NLA_HOST_SERVICES]) {
-			NL_SET_ERR_MSG(extack, "svxlat: host agent needs a port range and services");
+		if (!tb[SVX_NLA_HOST_PORT_LOW] || !tb[SVX_NLA_HOST_PORT_HIGH]) {
+			NL_SET_ERR_MSG(extack, "svxlat: host agent needs a per-flow port range");
 			return NULL;
 		}
-		*err = svx_nl_count_nested(tb[SVX_NLA_HOST_SERVICES], SVX_NLA_SERVICE,
-					   SVX_NL_MAX_SERVICES, &n_services, extack);
+		*err = svx_nl_count(nlh, SVX_NLA_SERVICE, SVX_NL_MAX_SERVICES, &n_services, extack);
 		if (*err)
 			return NULL;
 		*err = -EINVAL;
@@ -304,18 +306,16 @@ static struct svx_kcfg *svx_nl_build_config(struct nlattr **tb, struct netlink_e
 			cfg->has_router = true;
 			memcpy(cfg->xlt_router, nla_data(tb[SVX_NLA_XLT_ROUTER]), 4);
 		}
-		if (tb[SVX_NLA_XLT_ROWS]) {
-			*err = svx_nl_parse_rows(cfg, tb[SVX_NLA_XLT_ROWS], extack);
-			if (*err)
-				goto fail;
-		}
+		*err = svx_nl_parse_rows(cfg, nlh, extack);
+		if (*err)
+			goto fail;
 	}
 	if (tb[SVX_NLA_HOST_ADDR]) {
 		cfg->roles.host = true;
 		memcpy(cfg->roles.host_addr, nla_data(tb[SVX_NLA_HOST_ADDR]), 4);
 		cfg->port_low = nla_get_u16(tb[SVX_NLA_HOST_PORT_LOW]);
 		cfg->port_high = nla_get_u16(tb[SVX_NLA_HOST_PORT_HIGH]);
-		*err = svx_nl_parse_services(cfg, tb[SVX_NLA_HOST_SERVICES], extack);
+		*err = svx_nl_parse_services(cfg, nlh, extack);
 		if (*err)
 			goto fail;
 		cfg->n_services = n_services;
@@ -339,7 +339,7 @@ static int svx_nl_set_config(struct sk_buff *skb, struct genl_info *info)
 	err = svx_nl_parse(sn, info->nlhdr, tb, info->extack);
 	if (err)
 		return err;
-	cfg = svx_nl_build_config(tb, info->extack, &err);
+	cfg = svx_nl_build_config(info->nlhdr, tb, info->extack, &err);
 	if (!cfg)
 		return svx_nl_reject(sn, err);
 	err = svx_net_configure(sn, cfg);
@@ -457,7 +457,13 @@ static struct genl_family svx_nl_family __ro_after_init = {
 	.name = SVX_NL_FAMILY,
 	.version = SVX_NL_VERSION,
 	.hdrsize = sizeof(struct svx_nl_hdr),
-	.maxattr = 0,	/* handlers parse (and count refusals) themselves */
+	/*
+	 * No family policy, and every op below resv_start_op: the core then
+	 * leaves attributes alone and the handlers parse them strictly
+	 * themselves, so that each refusal is counted (nl_rejected).
+	 */
+	.maxattr = 0,
+	.resv_start_op = SVX_NL_CMD__COUNT,
 	.netnsok = true,
 	.module = THIS_MODULE,
 	.small_ops = svx_nl_ops,

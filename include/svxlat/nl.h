@@ -8,6 +8,10 @@
  * are byte strings in wire order. Append only; bump SVX_NL_VERSION on any
  * incompatible change.
  *
+ * Lists (translator rows, host services) are repeated top-level nests,
+ * SVX_NLA_ROW and SVX_NLA_SERVICE, not wrapped in one list attribute: an
+ * attribute cannot exceed 64 KB, a message can (65536 rows are ~4 MB).
+ *
  * Configuration is replaced as a whole by one SVX_NL_CMD_SET_CONFIG (roles,
  * translator rows, host services, timeouts, limits): the module validates
  * the entire message first and only then swaps it in under RCU, so packets
@@ -59,12 +63,12 @@ enum svx_nl_attr {
 	/* SET_CONFIG: translator role (present = role on) */
 	SVX_NLA_XLT_ADDR,	/* 4 bytes: Serval-side source address */
 	SVX_NLA_XLT_ROUTER,	/* 4 bytes: where SAL SYNs go */
-	SVX_NLA_XLT_ROWS,	/* nest of SVX_NLA_ROW */
+	SVX_NLA_XLT_ROWS,	/* reserved: rows are top-level SVX_NLA_ROW (see below) */
 	/* SET_CONFIG: host agent role (present = role on) */
 	SVX_NLA_HOST_ADDR,	/* 4 bytes */
 	SVX_NLA_HOST_PORT_LOW,	/* u16: per-flow port range */
 	SVX_NLA_HOST_PORT_HIGH,	/* u16 */
-	SVX_NLA_HOST_SERVICES,	/* nest of SVX_NLA_SERVICE */
+	SVX_NLA_HOST_SERVICES,	/* reserved: services are top-level SVX_NLA_SERVICE */
 	/* GET_STATS reply */
 	SVX_NLA_STATS,		/* u64[] indexed by enum svx_stat (may be shorter/longer) */
 	SVX_NLA_DROPS,		/* u64[] indexed by enum svx_err */
