@@ -95,6 +95,18 @@ def main():
         r = ratio(num(d, "rate"), num(base["nfq-gso"], "rate"))
         parts.append("conn/s %s× nfq-gso (target ≥ 0.5)" % r)
         print("%s: %s" % (name, "; ".join(parts)))
+    # The kernel engine (kmod phase, in a VM): against DNAT and against the
+    # user-space engine of the same run.
+    if "kernel" in data:
+        d, user = data["kernel"], data.get("svxlat-q1", {})
+        parts = []
+        for s in ("1", "4"):
+            parts.append("%s-stream %s× dnat, %s× svxlat-q1" % (
+                s, ratio(num(d, "gbps_" + s), num(base["dnat"], "gbps_" + s)),
+                ratio(num(d, "gbps_" + s), num(user, "gbps_" + s))))
+        parts.append("conn/s %s× dnat, %s× svxlat-q1" % (
+            ratio(num(d, "rate"), num(base["dnat"], "rate")), ratio(num(d, "rate"), num(user, "rate"))))
+        print("kernel: %s (target ≥ 0.9× dnat)" % "; ".join(parts))
     return 0
 
 

@@ -126,7 +126,8 @@ connrate_once() {
 # ---------------------------------------------------------------- svxlatd
 
 # svxlat_configs QUEUES [ROW_SETTINGS]: translator (xlt), service router (sr)
-# and host agent (i1) configurations with the bench's two rows
+# and host agent (i1) on SVXLAT_ENGINE (default nfqueue; kernel: svxlat.ko),
+# with the bench's two rows
 # (192.0.2.10:5201 and :7000), each followed by ROW_SETTINGS (for example
 # "mode=relay"). RELAY_WORKERS and RELAY_PIPE, when set, go to [translator].
 svxlat_configs() {
@@ -139,6 +140,7 @@ svxlat_configs() {
     # refresh, which must not land in an iperf3 test.
     cat >"$TOPO_DIR/xlt.conf" <<CONF
 [engine]
+engine = ${SVXLAT_ENGINE:-nfqueue}
 queues = $q
 control-socket = $sock/xlt.sock
 timeout-time-wait = 2s
@@ -161,6 +163,7 @@ expiry = 30m
 CONF
     cat >"$TOPO_DIR/i1.conf" <<CONF
 [engine]
+engine = ${SVXLAT_ENGINE:-nfqueue}
 queues = $q
 control-socket = $sock/i1.sock
 timeout-time-wait = 2s

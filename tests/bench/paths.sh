@@ -16,6 +16,9 @@
 #   svxlat-q1    svxlatd: translator in xlt, service router in sr, host agent
 #                in i1 (packet mode), one queue per daemon
 #   svxlat-q2    the same with two queues (threads) per daemon
+#   kernel       svxlatd with engine = kernel in xlt and i1: svxlat.ko does
+#                the per-packet work (only where the module is loaded: the
+#                kmod phase of run-bench runs this script in a VM)
 #
 # BENCH_REPEAT rounds (default 3) go over every path in turn, so that a
 # change in the machine's background load hits all paths alike. Each round
@@ -202,6 +205,11 @@ for round in $(seq 1 "$B_REPEAT"); do
         svxlat-q*)
             svxlat_on "${path#svxlat-q}"
             measure "$path"
+            svxlat_off "$round"
+            ;;
+        kernel)
+            SVXLAT_ENGINE=kernel svxlat_on 1
+            measure kernel
             svxlat_off "$round"
             ;;
         alt-q*)
