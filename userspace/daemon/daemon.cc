@@ -5,6 +5,7 @@
 #include "common/unique_fd.h"
 #include "config/table.h"
 #include "control/control_protocol.h"
+#include "kernel_engine/client.h"
 #include "nfq/injector.h"
 #include "nfq/queue.h"
 #include "steer/steering.h"
@@ -312,14 +313,12 @@ private:
 
 namespace {
 
-bool relay_mode(const Config& c, const config::TableRow& row) {
-    return row.mode == config::RowMode::relay ||
-           (row.mode == config::RowMode::unset && c.translator &&
-            c.translator->mode == TranslationMode::relay);
-}
-
+// The rules the NFQUEUE side needs: every role's, or with the kernel engine
+// (which hooks the translator's and host agent's packets itself) only the
+// service router's.
 steer::SteeringSpec steering_spec(const Config& c, const config::Table* table,
-                                  const std::vector<steer::AddressPort>& draining) {
+                                  const std::vector<steer::AddressPort>& draining,
+                                  PacketEngine engine) {
     steer::SteeringSpec s;
     s.queue_base = c.engine.queue_num;
     s.queue_count = static_cast<std::uint16_t>(c.engine.queues);
@@ -329,13 +328,14 @@ steer::SteeringSpec steering_spec(const Config& c, const config::Table* table,
         if (std::find(s.sal_inbound.begin(), s.sal_inbound.end(), a) == s.sal_inbound.end())
             s.sal_inbound.push_back(a);
     };
-    if (c.translator && table) {
+    const bool user_space_roles = engine == PacketEngine::nfqueue;
+    if (user_space_roles && c.translator && table) {
         for (const auto& row : table->rows) {
             // Connections originated on this host to any pair (the relay's
             // Serval leg among them) are translated in OUTPUT; only packet-mode
             // pairs are translated on the way in.
             s.tcp_local_outbound.push_back({row.address, row.port});
-            if (relay_mode(c, row))
+            if (is_relay_row(c, row))
                 continue;
             s.tcp_inbound.push_back({row.address, row.port});
         }
@@ -347,7 +347,7 @@ steer::SteeringSpec steering_spec(const Config& c, const config::Table* table,
     }
     if (c.router)
         add_sal(c.router->address);
-    if (c.host) {
+    if (user_space_roles && c.host) {
         add_sal(c.host->address);
         for (const auto& svc : c.host->services) {
             steer::AddressPort ap{c.host->address, svc.port};
@@ -462,27 +462,122 @@ std::shared_ptr<const engine::RoleSettings> Daemon::build_settings(const Config&
     return s;
 }
 
-void Daemon::start() {
-    log::set_level(log_level_of(config_.engine.log_level));
-    if (config_.engine.engine == EngineKind::kernel)
-        throw std::runtime_error("engine = kernel: the kernel module engine is not available "
-                                 "in this build; use nfqueue or auto");
-    std::string error;
-    auto settings = build_settings(config_, error);
-    if (!settings)
-        throw std::runtime_error(error);
-    settings_ = std::make_unique<engine::SettingsHolder>(settings);
+void Daemon::select_engine(const engine::RoleSettings& settings) {
+    KernelPlan plan;
+    KernelProbe probe;
+    std::unique_ptr<kernel_engine::KernelClient> client;
+    bool stale_config = false;
+    if (has_kernel_roles(config_)) {
+        try {
+            client = std::make_unique<kernel_engine::KernelClient>();
+            auto info = client->info();
+            if (auto why = kernel_engine::incompatibility(info))
+                probe = {KernelProbe::State::failed, *why};
+            else
+                probe = {KernelProbe::State::loaded, {}};
+            stale_config = info.configured;
+        } catch (const kernel_engine::KernelError& e) {
+            probe = {e.kind() == kernel_engine::ErrorKind::family_missing
+                         ? KernelProbe::State::missing
+                         : KernelProbe::State::failed,
+                     e.what()};
+            client.reset();
+        }
+        if (config_.engine.engine != EngineKind::nfqueue)
+            plan = plan_kernel_config(config_, settings, kernel_generation_ + 1);
+    }
+    auto choice = choose_engine(config_, plan, probe);
+    if (!choice.error.empty())
+        throw std::runtime_error(choice.error);
+    engine_ = choice.engine;
+    engine_reason_ = choice.reason;
+    if (engine_ == PacketEngine::nfqueue) {
+        log::info("engine: nfqueue (", engine_reason_, ")");
+        // A configuration left by an earlier svxlatd that used the kernel
+        // engine in this namespace would translate these roles' packets too.
+        if (client && probe.state == KernelProbe::State::loaded && stale_config) {
+            try {
+                client->clear();
+                log::warning("svxlat.ko held a configuration from an earlier run in this "
+                             "namespace; cleared it");
+            } catch (const kernel_engine::KernelError& e) {
+                log::warning("svxlat.ko holds a configuration from an earlier run: ", e.what());
+            }
+        }
+        return;
+    }
+    kernel_ = std::move(client);
+    kernel_->apply(*plan.config);
+    kernel_configured_ = true;
+    kernel_generation_ = plan.config->generation;
+    log::info("engine: kernel (", engine_reason_, "); svxlat.ko configured: ",
+              plan.config->translator ? plan.config->translator->rows.size() : 0, " table row(s), ",
+              plan.config->host ? plan.config->host->services.size() : 0,
+              " host service(s), generation ", kernel_generation_);
+}
+
+std::shared_ptr<const engine::RoleSettings>
+Daemon::packet_thread_settings(std::shared_ptr<const engine::RoleSettings> all) const {
+    if (engine_ == PacketEngine::nfqueue)
+        return all;
+    auto router_only = std::make_shared<engine::RoleSettings>(*all);
+    router_only->translator.reset();
+    router_only->host.reset();
+    return router_only;
+}
+
+bool Daemon::needs_packet_threads(const Config& c) const {
+    return engine_ == PacketEngine::nfqueue || c.router.has_value();
+}
+
+void Daemon::ensure_packet_threads(const Config& c) {
+    if (!threads_.empty() || !needs_packet_threads(c))
+        return;
     // Queues are bound before the rules exist, so no steered packet ever
     // meets an unbound queue.
     for (unsigned i = 0; i < config_.engine.queues; ++i)
         threads_.push_back(std::make_unique<PacketThread>(i, config_.engine, *settings_));
-    steer::Steering::cleanup_stale();
-    steering_ = std::make_unique<SteeringOwner>(
-        steering_spec(config_, settings->translator ? settings->translator->table.get() : nullptr,
-                      {}),
-        backend_of(config_.engine.backend));
+    for (auto& t : threads_)
+        t->start();
+}
+
+void Daemon::update_steering(const Config& c, const config::Table* table,
+                             const std::vector<steer::AddressPort>& draining) {
+    if (!needs_packet_threads(c)) {
+        if (steering_) {
+            steering_.reset();
+            log::info("steering removed: the kernel engine has every role");
+        }
+        return;
+    }
+    auto spec = steering_spec(c, table, draining, engine_);
+    if (steering_) {
+        steering_->replace(std::move(spec));
+        return;
+    }
+    steering_ = std::make_unique<SteeringOwner>(std::move(spec), backend_of(c.engine.backend));
     log::info("steering installed (", steer::to_string(steering_->backend()), "), ",
-              config_.engine.queues, " queue(s) from ", config_.engine.queue_num);
+              config_.engine.queues, " queue(s) from ", config_.engine.queue_num,
+              engine_ == PacketEngine::kernel ? ", service router only" : "");
+}
+
+void Daemon::start() {
+    log::set_level(log_level_of(config_.engine.log_level));
+    std::string error;
+    auto settings = build_settings(config_, error);
+    if (!settings)
+        throw std::runtime_error(error);
+    select_engine(*settings);
+    role_settings_ = settings;
+    settings_ = std::make_unique<engine::SettingsHolder>(packet_thread_settings(settings));
+    const config::Table* table = settings->translator ? settings->translator->table.get() : nullptr;
+    // Queues are bound before the rules exist, so no steered packet ever
+    // meets an unbound queue.
+    if (needs_packet_threads(config_))
+        for (unsigned i = 0; i < config_.engine.queues; ++i)
+            threads_.push_back(std::make_unique<PacketThread>(i, config_.engine, *settings_));
+    steer::Steering::cleanup_stale();
+    update_steering(config_, table, {});
     for (auto& t : threads_)
         t->start();
     if (config_.host)
@@ -498,7 +593,7 @@ bool Daemon::apply_relay(const Config& c, const config::Table* table) {
     std::vector<relay::RelayRow> rows;
     if (c.translator && table)
         for (const auto& row : table->rows)
-            if (relay_mode(c, row))
+            if (is_relay_row(c, row))
                 rows.push_back(relay::relay_row_from_table(row, c.translator->table));
     if (rows.empty() && !relay_)
         return true;
@@ -532,6 +627,17 @@ void Daemon::stop() {
     for (auto& t : threads_)
         t->stop();
     threads_.clear();
+    // The module resets the flows it held, as the workers did above.
+    if (kernel_ && kernel_configured_) {
+        try {
+            kernel_->clear();
+            log::info("kernel engine: configuration cleared");
+        } catch (const kernel_engine::KernelError& e) {
+            log::error("kernel engine: ", e.what());
+        }
+        kernel_configured_ = false;
+    }
+    kernel_.reset();
 }
 
 bool Daemon::reload() {
@@ -551,12 +657,49 @@ bool Daemon::reload() {
     next.engine.queues = config_.engine.queues;
     next.engine.queue_num = config_.engine.queue_num;
     next.engine.mark = config_.engine.mark;
+    if (next.engine.engine != config_.engine.engine)
+        log::warning("reload: [engine] engine applies at the next start (running: ",
+                     to_string(engine_), ")");
     std::string error;
     auto settings = build_settings(next, error);
     if (!settings) {
         log::error("reload: ", error, "; keeping the running configuration");
         ++reload_failures_;
         return false;
+    }
+    // The module first: it takes the whole configuration or nothing, so a
+    // refusal leaves everything as it was.
+    if (engine_ == PacketEngine::kernel) {
+        if (!has_kernel_roles(next)) {
+            if (kernel_configured_) {
+                try {
+                    kernel_->clear();
+                } catch (const kernel_engine::KernelError& e) {
+                    log::error("reload: ", e.what(), "; keeping the running configuration");
+                    ++reload_failures_;
+                    return false;
+                }
+                kernel_configured_ = false;
+                log::info("reload: no translator or host role left; kernel engine cleared");
+            }
+        } else {
+            auto plan = plan_kernel_config(next, *settings, kernel_generation_ + 1);
+            if (!plan.config) {
+                log::error("reload: the kernel engine cannot run the new configuration: ",
+                           plan.unsupported, "; keeping the running configuration");
+                ++reload_failures_;
+                return false;
+            }
+            try {
+                kernel_->apply(*plan.config);
+            } catch (const kernel_engine::KernelError& e) {
+                log::error("reload: ", e.what(), "; keeping the running configuration");
+                ++reload_failures_;
+                return false;
+            }
+            kernel_configured_ = true;
+            kernel_generation_ = plan.config->generation;
+        }
     }
     // Pairs that left the table stay steered while their flows drain.
     std::vector<steer::AddressPort> draining;
@@ -576,11 +719,13 @@ bool Daemon::reload() {
         for (const auto& [a, p] : in_use)
             draining.push_back({a, p});
     }
-    settings_->replace(settings);
+    settings_->replace(packet_thread_settings(settings));
+    role_settings_ = settings;
     for (auto& t : threads_)
         t->worker().set_limits(flow_limits(next.engine));
-    steering_->replace(steering_spec(
-        next, settings->translator ? settings->translator->table.get() : nullptr, draining));
+    ensure_packet_threads(next);
+    update_steering(next, settings->translator ? settings->translator->table.get() : nullptr,
+                    draining);
     if (registrar_ && next.host)
         registrar_->set(*next.host);
     // Incremental: new rows listen, removed rows stop listening (their live
@@ -733,25 +878,69 @@ std::string Daemon::render_status(bool json) const {
     std::size_t flows = 0;
     for (const auto& t : threads_)
         flows += t->worker().flow_count();
+    // The module's view: its flows, and whether it holds our configuration.
+    std::optional<kernel_engine::KernelInfo> kernel_info;
+    std::string kernel_error;
+    if (kernel_) {
+        try {
+            kernel_info = kernel_->info();
+            flows += kernel_info->flow_count;
+        } catch (const kernel_engine::KernelError& e) {
+            kernel_error = e.what();
+        }
+    }
     std::uint64_t up = monotonic_ms() - started_ms_;
     std::ostringstream o;
     if (json) {
         o << "{\"config\":" << control::json_quote(config_.file)
           << ",\"roles\":{\"translator\":" << (config_.translator ? "true" : "false")
           << ",\"router\":" << (config_.router ? "true" : "false")
-          << ",\"host\":" << (config_.host ? "true" : "false") << "},\"engine\":\"nfqueue\""
-          << ",\"steering\":"
+          << ",\"host\":" << (config_.host ? "true" : "false")
+          << "},\"engine\":" << control::json_quote(to_string(engine_))
+          << ",\"engine_reason\":" << control::json_quote(engine_reason_);
+        if (kernel_) {
+            o << ",\"kernel\":{";
+            if (kernel_info)
+                o << "\"configured\":" << (kernel_info->configured ? "true" : "false")
+                  << ",\"config_generation\":" << kernel_info->config_generation.value_or(0)
+                  << ",\"expected_generation\":" << kernel_generation_
+                  << ",\"flows\":" << kernel_info->flow_count;
+            else
+                o << "\"error\":" << control::json_quote(kernel_error);
+            o << "}";
+        }
+        o << ",\"steering\":"
           << control::json_quote(steering_ ? steer::to_string(steering_->backend()) : "none")
-          << ",\"queues\":" << threads_.size() << ",\"flows\":" << flows
-          << ",\"uptime_ms\":" << up << ",\"reloads\":" << reloads_
-          << ",\"reload_failures\":" << reload_failures_ << "}\n";
+          << ",\"queues\":" << threads_.size() << ",\"flows\":" << flows << ",\"uptime_ms\":" << up
+          << ",\"reloads\":" << reloads_ << ",\"reload_failures\":" << reload_failures_ << "}\n";
         return o.str();
     }
     o << "config:   " << config_.file << "\n"
       << "roles:    " << (config_.translator ? "translator " : "")
       << (config_.router ? "router " : "") << (config_.host ? "host-agent" : "") << "\n"
-      << "engine:   nfqueue, " << threads_.size() << " queue(s) from " << config_.engine.queue_num
-      << ", steering " << (steering_ ? steer::to_string(steering_->backend()) : "none") << "\n"
+      << "engine:   ";
+    if (engine_ == PacketEngine::kernel) {
+        o << "kernel (svxlat.ko";
+        if (kernel_info)
+            o << ", configuration generation " << kernel_info->config_generation.value_or(0)
+              << (kernel_info->configured &&
+                          kernel_info->config_generation.value_or(0) == kernel_generation_
+                      ? ""
+                      : " (expected " + std::to_string(kernel_generation_) + ")")
+              << ", " << kernel_info->flow_count << " flow(s)";
+        else
+            o << ": " << kernel_error;
+        o << ")";
+        if (!threads_.empty())
+            o << "; service router over nfqueue, " << threads_.size() << " queue(s) from "
+              << config_.engine.queue_num << ", steering "
+              << (steering_ ? steer::to_string(steering_->backend()) : "none");
+    } else {
+        o << "nfqueue, " << threads_.size() << " queue(s) from " << config_.engine.queue_num
+          << ", steering " << (steering_ ? steer::to_string(steering_->backend()) : "none");
+    }
+    o << "\n"
+      << "          " << engine_reason_ << "\n"
       << "flows:    " << flows << "\n"
       << "uptime:   " << ms_text(up) << "\n"
       << "reloads:  " << reloads_ << " (" << reload_failures_ << " failed)\n";
@@ -766,7 +955,7 @@ std::string Daemon::render_status(bool json) const {
 }
 
 std::string Daemon::render_table(bool json) const {
-    auto s = settings_ ? settings_->get() : nullptr;
+    const auto& s = role_settings_;
     std::ostringstream o;
     if (!s || !s->translator)
         return json ? "[]\n" : "no translator role\n";
@@ -857,44 +1046,58 @@ std::string Daemon::render_flows(bool json) const {
     else
         o << "role        state        tcp-remote             tcp-self               "
              "sal-peer         flows (local>peer)     age      in-tcp/in-sal bytes\n";
-    for (const auto& t : threads_) {
-        for (const auto& info : t->worker().snapshot_flows()) {
-            const svx_flow& f = info.flow;
-            auto addr = [](const std::uint8_t* a) {
-                return ipv4_to_string(std::span<const std::uint8_t, 4>(a, 4));
-            };
-            std::string role = f.role == SVX_ROLE_TRANSLATOR ? "translator" : "host";
-            std::string state = svx_flow_state_name(static_cast<svx_flow_state>(f.state));
-            std::uint64_t age = now > f.created_ms ? now - f.created_ms : 0;
-            if (json) {
-                o << (first ? "" : ",") << "{\"role\":\"" << role << "\",\"state\":\"" << state
-                  << "\",\"worker\":" << info.worker << ",\"tcp_remote\":\""
-                  << addr(f.tcp_remote_addr) << ":" << f.tcp_remote_port
-                  << "\",\"tcp_self\":\"" << addr(f.tcp_self_addr) << ":" << f.tcp_self_port
-                  << "\",\"sal_local\":\"" << addr(f.sal_local_addr) << "\",\"sal_peer\":\""
-                  << addr(f.sal_peer_addr) << "\",\"local_flow\":" << f.local_flow
-                  << ",\"peer_flow\":" << f.peer_flow << ",\"service\":\""
-                  << sid_to_string(f.service) << "\",\"age_ms\":" << age
-                  << ",\"idle_ms\":" << (now > f.last_ms ? now - f.last_ms : 0)
-                  << ",\"bytes_from_tcp\":" << f.stats.bytes_in[0]
-                  << ",\"bytes_from_sal\":" << f.stats.bytes_in[1]
-                  << ",\"packets_from_tcp\":" << f.stats.packets_in[0]
-                  << ",\"packets_from_sal\":" << f.stats.packets_in[1] << "}";
-            } else {
-                char line[512];
-                std::snprintf(line, sizeof(line), "%-11s %-12s %-22s %-22s %-16s %-22s %-8s %llu/%llu\n",
-                              role.c_str(), state.c_str(),
-                              (addr(f.tcp_remote_addr) + ":" + std::to_string(f.tcp_remote_port)).c_str(),
-                              (addr(f.tcp_self_addr) + ":" + std::to_string(f.tcp_self_port)).c_str(),
-                              addr(f.sal_peer_addr).c_str(),
-                              (std::to_string(f.local_flow) + ">" + std::to_string(f.peer_flow)).c_str(),
-                              ms_text(age).c_str(),
-                              static_cast<unsigned long long>(f.stats.bytes_in[0]),
-                              static_cast<unsigned long long>(f.stats.bytes_in[1]));
-                o << line;
-            }
-            first = false;
+    // The kernel engine's flows (worker 0: the module has no workers), then
+    // the NFQUEUE workers'.
+    std::vector<engine::FlowInfo> flows;
+    if (kernel_) {
+        try {
+            for (const auto& f : kernel_->flows())
+                flows.push_back({f, 0});
+        } catch (const kernel_engine::KernelError& e) {
+            log::warning("svxlat flows: ", e.what());
+            if (!json)
+                o << "# kernel engine flows unavailable: " << e.what() << "\n";
         }
+    }
+    for (const auto& t : threads_) {
+        auto worker_flows = t->worker().snapshot_flows();
+        flows.insert(flows.end(), worker_flows.begin(), worker_flows.end());
+    }
+    for (const auto& info : flows) {
+        const svx_flow& f = info.flow;
+        auto addr = [](const std::uint8_t* a) {
+            return ipv4_to_string(std::span<const std::uint8_t, 4>(a, 4));
+        };
+        std::string role = f.role == SVX_ROLE_TRANSLATOR ? "translator" : "host";
+        std::string state = svx_flow_state_name(static_cast<svx_flow_state>(f.state));
+        std::uint64_t age = now > f.created_ms ? now - f.created_ms : 0;
+        if (json) {
+            o << (first ? "" : ",") << "{\"role\":\"" << role << "\",\"state\":\"" << state
+              << "\",\"worker\":" << info.worker << ",\"tcp_remote\":\"" << addr(f.tcp_remote_addr)
+              << ":" << f.tcp_remote_port << "\",\"tcp_self\":\"" << addr(f.tcp_self_addr) << ":"
+              << f.tcp_self_port << "\",\"sal_local\":\"" << addr(f.sal_local_addr)
+              << "\",\"sal_peer\":\"" << addr(f.sal_peer_addr)
+              << "\",\"local_flow\":" << f.local_flow << ",\"peer_flow\":" << f.peer_flow
+              << ",\"service\":\"" << sid_to_string(f.service) << "\",\"age_ms\":" << age
+              << ",\"idle_ms\":" << (now > f.last_ms ? now - f.last_ms : 0)
+              << ",\"bytes_from_tcp\":" << f.stats.bytes_in[0]
+              << ",\"bytes_from_sal\":" << f.stats.bytes_in[1]
+              << ",\"packets_from_tcp\":" << f.stats.packets_in[0]
+              << ",\"packets_from_sal\":" << f.stats.packets_in[1] << "}";
+        } else {
+            char line[512];
+            std::snprintf(
+                line, sizeof(line), "%-11s %-12s %-22s %-22s %-16s %-22s %-8s %llu/%llu\n",
+                role.c_str(), state.c_str(),
+                (addr(f.tcp_remote_addr) + ":" + std::to_string(f.tcp_remote_port)).c_str(),
+                (addr(f.tcp_self_addr) + ":" + std::to_string(f.tcp_self_port)).c_str(),
+                addr(f.sal_peer_addr).c_str(),
+                (std::to_string(f.local_flow) + ">" + std::to_string(f.peer_flow)).c_str(),
+                ms_text(age).c_str(), static_cast<unsigned long long>(f.stats.bytes_in[0]),
+                static_cast<unsigned long long>(f.stats.bytes_in[1]));
+            o << line;
+        }
+        first = false;
     }
     // Relay-mode connections: client, row, the Serval leg's target.
     if (relay_) {
@@ -943,9 +1146,19 @@ std::string Daemon::render_counters(bool json) const {
         std::uint64_t value;
     };
     std::vector<Row> rows;
+    // The kernel engine counts the same ids (svx_stat, svx_err); a module
+    // with more ids than this build names has them left out.
+    kernel_engine::KernelStats kernel_stats;
+    if (kernel_) {
+        try {
+            kernel_stats = kernel_->stats();
+        } catch (const kernel_engine::KernelError& e) {
+            log::warning("svxlat counters: ", e.what());
+        }
+    }
     for (unsigned e = 0; e < static_cast<unsigned>(engine::Event::count_); ++e) {
         auto ev = static_cast<engine::Event>(e);
-        std::uint64_t v = 0;
+        std::uint64_t v = kernel_stats.stat(e);
         for (const auto& t : threads_)
             v += t->worker().counters().event(ev);
         rows.push_back({"engine", std::string(engine::event_name(ev)),
@@ -953,7 +1166,7 @@ std::string Daemon::render_counters(bool json) const {
     }
     for (int code = SVX_OK + 1; code < SVX_E__COUNT; ++code) {
         auto err = static_cast<svx_err>(code);
-        std::uint64_t v = 0;
+        std::uint64_t v = kernel_stats.drop(static_cast<unsigned>(code));
         for (const auto& t : threads_)
             v += t->worker().counters().drops(err);
         rows.push_back({"drop", svx_err_name(err), svx_err_desc(err), v});

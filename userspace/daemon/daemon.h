@@ -1,13 +1,18 @@
 // svxlatd: one daemon for any mix of the three roles (translator, service
-// router, host agent) in packet mode over NFQUEUE. The main thread handles
-// signals, the control socket, registrations and reloads; one packet thread
-// per queue runs a Worker. See docs/daemon.md.
+// router, host agent) in packet mode. The translator and the host agent run
+// in the kernel module (svxlat.ko, over generic netlink) or over NFQUEUE, as
+// [engine] engine chooses; the service router always over NFQUEUE. The main
+// thread handles signals, the control socket, registrations, reloads and
+// the kernel module; one packet thread per queue runs a Worker. See
+// docs/daemon.md and docs/kernel-module.md.
 #pragma once
 
+#include "daemon/engine_choice.h"
 #include "daemon_config/daemon_config.h"
 #include "engine/worker.h"
 #include "relay/relay.h"
 #include "router/service_table.h"
+#include "steer/steering.h"
 
 #include <atomic>
 #include <memory>
@@ -15,6 +20,10 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+namespace svxlat::kernel_engine {
+class KernelClient;
+}
 
 namespace svxlat::daemon {
 
@@ -40,6 +49,20 @@ private:
     void start();
     void stop();
     bool reload();
+    // Chooses the packet engine for config_ (throws when it must not start)
+    // and, for the kernel engine, configures the module.
+    void select_engine(const engine::RoleSettings& settings);
+    // What the NFQUEUE workers run: every role, or only the router when the
+    // kernel engine has the others.
+    std::shared_ptr<const engine::RoleSettings>
+    packet_thread_settings(std::shared_ptr<const engine::RoleSettings> all) const;
+    bool needs_packet_threads(const Config& config) const;
+    // Creates and starts the packet threads when config needs them and
+    // there are none yet (a router added by a reload under the kernel engine).
+    void ensure_packet_threads(const Config& config);
+    // Installs, replaces or removes the steering rules for config.
+    void update_steering(const Config& config, const config::Table* table,
+                         const std::vector<steer::AddressPort>& draining);
     void periodic(std::uint64_t now_ms);
     void serve_control(int listen_fd);
     // Gives the relay the table's relay-mode rows (creating it on first use).
@@ -54,6 +77,14 @@ private:
     std::string render_counters(bool json) const;
 
     Config config_;
+    PacketEngine engine_ = PacketEngine::nfqueue; // chosen at start; a reload keeps it
+    std::string engine_reason_;
+    std::unique_ptr<kernel_engine::KernelClient> kernel_; // the kernel engine only
+    bool kernel_configured_ = false;                      // our SET_CONFIG is in place
+    std::uint64_t kernel_generation_ = 0;                 // of the last SET_CONFIG
+    // Every role's settings (the table `svxlat table` shows); settings_
+    // holds what the packet threads run.
+    std::shared_ptr<const engine::RoleSettings> role_settings_;
     std::shared_ptr<router::ServiceTable> router_services_;
     std::shared_ptr<router::ServiceTable> translator_services_;
     std::unique_ptr<engine::SettingsHolder> settings_;

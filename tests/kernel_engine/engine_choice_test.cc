@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+// [engine] engine: which engine runs the translator and host agent, why,
+// and the kernel module's configuration made from the daemon's.
+#include "daemon/engine_choice.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+namespace svxlat::daemon {
+namespace {
+
+Config parse_ok(const std::string& text) {
+    auto parsed = parse_daemon_config(text, "/etc/svxlat/svxlatd.conf");
+    EXPECT_TRUE(parsed.ok()) << (parsed.errors.empty() ? "" : parsed.errors[0].to_string());
+    return parsed.ok() ? *parsed.config : Config{};
+}
+
+// What the daemon's build_settings makes of a configuration and a table.
+engine::RoleSettings settings_for(const Config& c, const std::string& table_text) {
+    engine::RoleSettings s;
+    s.flow = {1500, 1480, 64, 8, 1000, 60000};
+    if (c.translator) {
+        auto loaded = config::parse_table(table_text, "table.conf");
+        engine::RoleSettings::Translator t;
+        t.address = c.translator->address;
+        t.router = c.translator->router;
+        t.table = std::make_shared<const config::Table>(loaded.table);
+        t.strip_tcp_options = c.translator->tcp_options == TcpOptionPolicy::strip;
+        s.translator = t;
+    }
+    if (c.host) {
+        engine::RoleSettings::Host h;
+        h.address = c.host->address;
+        h.flow_port_low = c.host->flow_port_low;
+        h.flow_port_high = c.host->flow_port_high;
+        for (const auto& svc : c.host->services)
+            h.services.push_back({svc.id, svc.prefix_bits, svc.port});
+        s.host = h;
+    }
+    return s;
+}
+
+constexpr const char* kTranslator = "[engine]\n"
+                                    "max-flows = 1000\n"
+                                    "max-embryonic = 100\n"
+                                    "timeout-embryonic = 5s\n"
+                                    "timeout-established = 2h\n"
+                                    "timeout-closing = 250ms\n"
+                                    "timeout-time-wait = 1m\n"
+                                    "[translator]\n"
+                                    "table = table.conf\n"
+                                    "address = 10.0.2.1\n"
+                                    "router = 10.0.2.2\n"
+                                    "tcp-options = keep\n";
+constexpr const char* kTable = "192.0.2.10 80 0x0000c0de\n"
+                               "192.0.2.10 9000 0x0000da7a serval-tcp-options=strip\n";
+constexpr const char* kHost = "[host]\n"
+                              "address = 10.0.2.11\n"
+                              "router = 10.0.2.2\n"
+                              "flow-ports = 30000-30999\n"
+                              "service = 0000c0de 8080\n"
+                              "service = 0a/8 9000\n";
+
+const KernelProbe kLoaded{KernelProbe::State::loaded, {}};
+const KernelProbe kMissing{KernelProbe::State::missing,
+                           "svxlat.ko is not loaded (no generic netlink family \"svxlat\")"};
+
+TEST(PlanKernelConfig, CarriesTheTranslatorAndHostAgent) {
+    Config c = parse_ok(std::string(kTranslator) + kHost);
+    auto plan = plan_kernel_config(c, settings_for(c, kTable), 7);
+    ASSERT_TRUE(plan.config) << plan.unsupported;
+    const auto& k = *plan.config;
+    EXPECT_EQ(k.generation, 7u);
+    EXPECT_EQ(k.flow.tcp_mtu, 1480);
+    EXPECT_EQ(k.max_flows, 1000u); // the whole table, not a worker's share
+    EXPECT_EQ(k.max_embryonic, 100u);
+    EXPECT_EQ(k.timeouts_ms, (std::array<std::uint32_t, SVX_TO__COUNT>{5000, 7200000, 250, 60000}));
+    ASSERT_TRUE(k.translator);
+    EXPECT_EQ(k.translator->address, (kernel_engine::Ipv4Address{10, 0, 2, 1}));
+    EXPECT_EQ(k.translator->router, (kernel_engine::Ipv4Address{10, 0, 2, 2}));
+    ASSERT_EQ(k.translator->rows.size(), 2u);
+    EXPECT_EQ(k.translator->rows[0].port, 80);
+    EXPECT_FALSE(k.translator->rows[0].strip_tcp_options); // tcp-options = keep
+    EXPECT_EQ(k.translator->rows[0].service.b[2], 0xc0);
+    EXPECT_TRUE(k.translator->rows[1].strip_tcp_options); // the row's own setting
+    ASSERT_TRUE(k.host);
+    EXPECT_EQ(k.host->port_low, 30000);
+    EXPECT_EQ(k.host->port_high, 30999);
+    ASSERT_EQ(k.host->services.size(), 2u);
+    EXPECT_EQ(k.host->services[0].bits, 256);
+    EXPECT_EQ(k.host->services[1].bits, 8);
+    EXPECT_EQ(k.host->services[1].port, 9000);
+}
+
+TEST(PlanKernelConfig, NamesWhatTheKernelEngineCannotRun) {
+    Config statics = parse_ok(std::string(kTranslator) + "service = 3/8 10.0.2.30\n");
+    auto plan = plan_kernel_config(statics, settings_for(statics, kTable), 1);
+    EXPECT_FALSE(plan.config);
+    EXPECT_NE(plan.unsupported.find("[translator] service (line 13)"), std::string::npos)
+        << plan.unsupported;
+
+    Config c = parse_ok(kTranslator);
+    plan = plan_kernel_config(
+        c, settings_for(c, std::string(kTable) + "192.0.2.11 80 1 mode=relay\n"), 1);
+    EXPECT_FALSE(plan.config);
+    EXPECT_NE(plan.unsupported.find("table.conf:3: 1 relay-mode row(s)"), std::string::npos)
+        << plan.unsupported;
+
+    Config relay = parse_ok(std::string(kTranslator) + "mode = relay\n");
+    plan = plan_kernel_config(relay, settings_for(relay, kTable), 1);
+    EXPECT_NE(plan.unsupported.find("2 relay-mode row(s)"), std::string::npos) << plan.unsupported;
+
+    Config big = parse_ok("[engine]\nmax-flows = 5000000\n" + std::string(kHost));
+    plan = plan_kernel_config(big, settings_for(big, ""), 1);
+    EXPECT_NE(plan.unsupported.find("max-flows = 5000000 is above the kernel engine's limit"),
+              std::string::npos)
+        << plan.unsupported;
+}
+
+TEST(ChooseEngine, AutoTakesTheModuleWhenItCanRunTheConfiguration) {
+    Config c = parse_ok(kTranslator);
+    auto plan = plan_kernel_config(c, settings_for(c, kTable), 1);
+    auto choice = choose_engine(c, plan, kLoaded);
+    EXPECT_EQ(choice.engine, PacketEngine::kernel);
+    EXPECT_TRUE(choice.error.empty());
+    EXPECT_EQ(choice.reason, "engine = auto: svxlat.ko is loaded");
+}
+
+TEST(ChooseEngine, AutoFallsBackToNfqueueAndSaysWhy) {
+    Config c = parse_ok(kTranslator);
+    auto plan = plan_kernel_config(c, settings_for(c, kTable), 1);
+    auto missing = choose_engine(c, plan, kMissing);
+    EXPECT_EQ(missing.engine, PacketEngine::nfqueue);
+    EXPECT_TRUE(missing.error.empty());
+    EXPECT_EQ(missing.reason,
+              "engine = auto: svxlat.ko is not loaded (no generic netlink family \"svxlat\")");
+
+    auto failed = choose_engine(c, plan, {KernelProbe::State::failed, "protocol version 2"});
+    EXPECT_EQ(failed.engine, PacketEngine::nfqueue);
+    EXPECT_EQ(failed.reason, "engine = auto: svxlat.ko cannot be used: protocol version 2");
+
+    Config statics = parse_ok(std::string(kTranslator) + "service = 3/8 10.0.2.30\n");
+    auto unsupported = choose_engine(
+        statics, plan_kernel_config(statics, settings_for(statics, kTable), 1), kLoaded);
+    EXPECT_EQ(unsupported.engine, PacketEngine::nfqueue);
+    EXPECT_NE(unsupported.reason.find("the kernel engine cannot run this configuration: "
+                                      "[translator] service"),
+              std::string::npos)
+        << unsupported.reason;
+}
+
+TEST(ChooseEngine, KernelIsRequiredWhenAskedFor) {
+    Config c = parse_ok(std::string(kTranslator) + "");
+    c.engine.engine = EngineKind::kernel;
+    auto plan = plan_kernel_config(c, settings_for(c, kTable), 1);
+    auto ok = choose_engine(c, plan, kLoaded);
+    EXPECT_EQ(ok.engine, PacketEngine::kernel);
+    EXPECT_TRUE(ok.error.empty());
+
+    auto missing = choose_engine(c, plan, kMissing);
+    EXPECT_EQ(missing.error,
+              "/etc/svxlat/svxlatd.conf: [engine] engine = kernel: svxlat.ko is not loaded (no "
+              "generic netlink family \"svxlat\") (load it with `modprobe svxlat`, or set engine "
+              "= auto or nfqueue)");
+
+    Config statics = parse_ok(std::string(kTranslator) + "service = 3/8 10.0.2.30\n");
+    statics.engine.engine = EngineKind::kernel;
+    auto refused = choose_engine(
+        statics, plan_kernel_config(statics, settings_for(statics, kTable), 1), kLoaded);
+    EXPECT_NE(refused.error.find("[engine] engine = kernel: this configuration needs the NFQUEUE "
+                                 "engine: [translator] service (line 13)"),
+              std::string::npos)
+        << refused.error;
+}
+
+TEST(ChooseEngine, NfqueueAndRouterOnlyNeverNeedTheModule) {
+    Config c = parse_ok(kTranslator);
+    c.engine.engine = EngineKind::nfqueue;
+    auto choice = choose_engine(c, {}, kMissing);
+    EXPECT_EQ(choice.engine, PacketEngine::nfqueue);
+    EXPECT_EQ(choice.reason, "engine = nfqueue");
+
+    for (auto kind : {EngineKind::automatic, EngineKind::kernel}) {
+        Config router = parse_ok("[router]\naddress = 10.0.2.2\n");
+        router.engine.engine = kind;
+        auto r = choose_engine(router, {}, kMissing);
+        EXPECT_EQ(r.engine, PacketEngine::nfqueue);
+        EXPECT_TRUE(r.error.empty());
+        EXPECT_NE(r.reason.find("no translator or host role"), std::string::npos);
+    }
+}
+
+TEST(IsRelayRow, RowModeOverridesTheTranslatorsMode) {
+    Config packet = parse_ok(kTranslator);
+    Config relay = parse_ok(std::string(kTranslator) + "mode = relay\n");
+    config::TableRow row;
+    EXPECT_FALSE(is_relay_row(packet, row));
+    EXPECT_TRUE(is_relay_row(relay, row));
+    row.mode = config::RowMode::packet;
+    EXPECT_FALSE(is_relay_row(relay, row));
+    row.mode = config::RowMode::relay;
+    EXPECT_TRUE(is_relay_row(packet, row));
+}
+
+} // namespace
+} // namespace svxlat::daemon

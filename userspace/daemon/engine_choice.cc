@@ -1,0 +1,148 @@
+#include "daemon/engine_choice.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace svxlat::daemon {
+namespace {
+
+std::uint32_t milliseconds(Duration d) {
+    // The parser bounds every timeout to 30 days, well within 32 bits.
+    return static_cast<std::uint32_t>(std::clamp<std::int64_t>(d.count(), 1, UINT32_MAX));
+}
+
+// Why the kernel engine cannot run config (before building its message), or "".
+std::string unsupported_by_kernel(const Config& c, const config::Table* table) {
+    if (c.translator && !c.translator->services.empty())
+        return "[translator] service (line " + std::to_string(c.translator->services[0].line) +
+               "): the kernel engine has no static services; it sends every SAL SYN to "
+               "[translator] router";
+    if (c.translator && !c.translator->router)
+        return "[translator] has no router: the kernel engine sends every SAL SYN to it";
+    if (c.translator && table) {
+        auto relay = std::count_if(table->rows.begin(), table->rows.end(),
+                                   [&](const config::TableRow& r) { return is_relay_row(c, r); });
+        if (relay > 0) {
+            auto first =
+                std::find_if(table->rows.begin(), table->rows.end(),
+                             [&](const config::TableRow& r) { return is_relay_row(c, r); });
+            return c.translator->table + ":" + std::to_string(first->line) + ": " +
+                   std::to_string(relay) +
+                   " relay-mode row(s): the kernel engine cannot yet translate a pair for "
+                   "this host's own connections only (the relay's Serval leg) while "
+                   "leaving clients' connections to the relay";
+        }
+    }
+    if (c.engine.max_flows > SVX_NL_MAX_FLOWS)
+        return "[engine] max-flows = " + std::to_string(c.engine.max_flows) +
+               " is above the kernel engine's limit (" + std::to_string(SVX_NL_MAX_FLOWS) + ")";
+    return {};
+}
+
+} // namespace
+
+std::string_view to_string(PacketEngine engine) {
+    return engine == PacketEngine::kernel ? "kernel" : "nfqueue";
+}
+
+bool is_relay_row(const Config& c, const config::TableRow& row) {
+    return row.mode == config::RowMode::relay ||
+           (row.mode == config::RowMode::unset && c.translator &&
+            c.translator->mode == TranslationMode::relay);
+}
+
+KernelPlan plan_kernel_config(const Config& c, const engine::RoleSettings& s,
+                              std::uint64_t generation) {
+    KernelPlan plan;
+    const config::Table* table = s.translator ? s.translator->table.get() : nullptr;
+    plan.unsupported = unsupported_by_kernel(c, table);
+    if (!plan.unsupported.empty())
+        return plan;
+
+    kernel_engine::KernelConfig k;
+    k.flow = s.flow;
+    k.timeouts_ms = {
+        milliseconds(c.engine.timeout_embryonic), milliseconds(c.engine.timeout_established),
+        milliseconds(c.engine.timeout_closing), milliseconds(c.engine.timeout_time_wait)};
+    // One table for the whole namespace (the NFQUEUE workers split it).
+    k.max_flows = c.engine.max_flows;
+    k.max_embryonic = c.engine.max_embryonic;
+    k.generation = generation;
+    if (s.translator && c.translator) {
+        kernel_engine::KernelConfig::Translator t;
+        t.address = s.translator->address;
+        t.router = *c.translator->router;
+        if (table) {
+            t.rows.reserve(table->rows.size());
+            for (const auto& row : table->rows) {
+                bool strip = row.tcp_options == config::TcpOptionPolicy::unset
+                                 ? s.translator->strip_tcp_options
+                                 : row.tcp_options == config::TcpOptionPolicy::strip;
+                t.rows.push_back({row.address, row.port, row.service, strip});
+            }
+        }
+        k.translator = std::move(t);
+    }
+    if (s.host) {
+        kernel_engine::KernelConfig::Host h;
+        h.address = s.host->address;
+        h.port_low = s.host->flow_port_low;
+        h.port_high = s.host->flow_port_high;
+        for (const auto& svc : s.host->services)
+            h.services.push_back({svc.prefix, static_cast<std::uint16_t>(svc.bits), svc.port});
+        k.host = std::move(h);
+    }
+    if (auto why = kernel_engine::validate(k)) {
+        plan.unsupported = *why;
+        return plan;
+    }
+    plan.config = std::move(k);
+    return plan;
+}
+
+EngineChoice choose_engine(const Config& c, const KernelPlan& plan, const KernelProbe& probe) {
+    EngineChoice choice;
+    const EngineKind asked = c.engine.engine;
+    const std::string setting = "engine = " + std::string(to_string(asked));
+    if (!has_kernel_roles(c)) {
+        choice.reason = setting + ": no translator or host role (the service router always runs "
+                                  "over NFQUEUE)";
+        return choice;
+    }
+    if (asked == EngineKind::nfqueue) {
+        choice.reason = setting;
+        return choice;
+    }
+    auto module_state = [&] {
+        return probe.state == KernelProbe::State::missing
+                   ? probe.detail
+                   : "svxlat.ko cannot be used: " + probe.detail;
+    };
+    if (asked == EngineKind::kernel) {
+        if (probe.state != KernelProbe::State::loaded)
+            choice.error = c.file + ": [engine] " + setting + ": " + module_state() +
+                           " (load it with `modprobe svxlat`, or set engine = auto or nfqueue)";
+        else if (!plan.config)
+            choice.error = c.file + ": [engine] " + setting +
+                           ": this configuration needs the NFQUEUE engine: " + plan.unsupported +
+                           " (set engine = auto or nfqueue)";
+        else {
+            choice.engine = PacketEngine::kernel;
+            choice.reason = setting;
+        }
+        return choice;
+    }
+    // auto: the module when it is there and can run this configuration.
+    if (probe.state != KernelProbe::State::loaded)
+        choice.reason = setting + ": " + module_state();
+    else if (!plan.config)
+        choice.reason =
+            setting + ": the kernel engine cannot run this configuration: " + plan.unsupported;
+    else {
+        choice.engine = PacketEngine::kernel;
+        choice.reason = setting + ": svxlat.ko is loaded";
+    }
+    return choice;
+}
+
+} // namespace svxlat::daemon
