@@ -44,6 +44,7 @@ static struct svx_pcpu_buf __percpu *svx_bufs;
 struct svx_hook_ctx {
 	struct svx_net *sn;
 	const struct svx_kcfg *cfg;
+	bool local_out;		/* LOCAL_OUT: this host's own packet */
 	bool dropped;
 };
 
@@ -52,9 +53,10 @@ struct svx_net *svx_net_get(struct net *net)
 	return net_generic(net, svx_net_id);
 }
 
+/* CLOCK_MONOTONIC milliseconds, the clock svxlatd reads flow ages against. */
 u64 svx_now_ms(void)
 {
-	return jiffies64_to_msecs(get_jiffies_64());
+	return div_u64(ktime_get_coarse_ns(), NSEC_PER_MSEC);
 }
 
 void svx_count(struct svx_net *sn, enum svx_stat stat, u64 n)
@@ -167,7 +169,7 @@ static bool svx_op_xlt_row(void *ctx, const u8 *addr, u16 port, struct svx_xlt_m
 	const struct svx_krow *row;
 
 	row = bsearch(&key, cfg->rows, cfg->n_rows, sizeof(*row), svx_row_cmp);
-	if (!row)
+	if (!row || (row->local_only && !svx_ctx(ctx)->local_out))
 		return false;
 	m->service = row->service;
 	m->strip_opts = row->strip_opts;
@@ -335,7 +337,11 @@ static unsigned int svx_nf_hook(void *priv, struct sk_buff *skb,
 {
 	struct svx_net *sn = priv;
 	const struct svx_kcfg *cfg = rcu_dereference(sn->cfg);
-	struct svx_hook_ctx ctx = { .sn = sn, .cfg = cfg };
+	struct svx_hook_ctx ctx = {
+		.sn = sn,
+		.cfg = cfg,
+		.local_out = state->hook == NF_INET_LOCAL_OUT,
+	};
 	struct svx_pcpu_buf *buf;
 	enum svx_verdict verdict;
 	struct svx_emit emit;

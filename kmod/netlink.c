@@ -46,6 +46,7 @@ static const struct nla_policy svx_nl_policy[SVX_NLA_MAX + 1] = {
 	[SVX_NLA_SVC_PREFIX] = NLA_POLICY_EXACT_LEN(SVX_SID_LEN),
 	[SVX_NLA_SVC_BITS] = NLA_POLICY_MAX(NLA_U16, 256),
 	[SVX_NLA_SVC_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[SVX_NLA_ROW_LOCAL_ONLY] = NLA_POLICY_MAX(NLA_U8, 1),
 };
 
 /* Counts a refused request; the handler has set the extack message. */
@@ -181,6 +182,7 @@ static int svx_nl_parse_rows(struct svx_kcfg *cfg, const struct nlmsghdr *nlh,
 			   nla_get_u16(tb[SVX_NLA_ROW_PORT]);
 		memcpy(row->service.b, nla_data(tb[SVX_NLA_ROW_SERVICE]), SVX_SID_LEN);
 		row->strip_opts = tb[SVX_NLA_ROW_STRIP] && nla_get_u8(tb[SVX_NLA_ROW_STRIP]);
+		row->local_only = tb[SVX_NLA_ROW_LOCAL_ONLY] && nla_get_u8(tb[SVX_NLA_ROW_LOCAL_ONLY]);
 	}
 	cfg->n_rows = n;
 	sort(cfg->rows, n, sizeof(*cfg->rows), svx_krow_cmp, NULL);

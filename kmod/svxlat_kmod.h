@@ -32,6 +32,7 @@ struct svx_krow {
 	u64 key;
 	struct svx_sid service;
 	bool strip_opts;
+	bool local_only;	/* relay row: LOCAL_OUT only */
 };
 
 /* One namespace's configuration: immutable once published (RCU). */

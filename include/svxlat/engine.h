@@ -81,10 +81,11 @@ struct svx_engine_ops {
 	/* Translator: where a SAL SYN for service goes (router or instance). */
 	bool (*xlt_sal_dst)(void *ctx, const struct svx_sid *service, u8 *target);
 	/* Service router (user space only): registrations and SYNs to the
-	 * router's address; the packet is consumed either way.
+	 * router's address; the packet is consumed either way. verify_csum as
+	 * for svx_engine_process() (a partial checksum cannot be checked).
 	 */
 	void (*router_packet)(void *ctx, const u8 *pkt, size_t len, const struct svx_pkt_view *pv,
-			      struct svx_emit *out);
+			      bool verify_csum, struct svx_emit *out);
 	void (*count)(void *ctx, enum svx_stat stat, u64 n);
 	void (*drop)(void *ctx, enum svx_err reason);
 };

@@ -85,6 +85,8 @@ enum svx_nl_attr {
 	SVX_NLA_SVC_BITS,	/* u16, 0..256 */
 	SVX_NLA_SVC_PORT,	/* u16, nonzero */
 	SVX_NLA_CONFIG_GEN,	/* u64: the daemon's configuration generation (echoed in GET_INFO) */
+	SVX_NLA_ROW_LOCAL_ONLY,	/* u8, in a ROW: only this host's own connections (LOCAL_OUT) are
+				 * translated; others reach a local listener (the stream relay) */
 	SVX_NLA__COUNT,
 };
 #define SVX_NLA_MAX (SVX_NLA__COUNT - 1)

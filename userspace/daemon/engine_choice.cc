@@ -12,27 +12,13 @@ std::uint32_t milliseconds(Duration d) {
 }
 
 // Why the kernel engine cannot run config (before building its message), or "".
-std::string unsupported_by_kernel(const Config& c, const config::Table* table) {
+std::string unsupported_by_kernel(const Config& c) {
     if (c.translator && !c.translator->services.empty())
         return "[translator] service (line " + std::to_string(c.translator->services[0].line) +
                "): the kernel engine has no static services; it sends every SAL SYN to "
                "[translator] router";
     if (c.translator && !c.translator->router)
         return "[translator] has no router: the kernel engine sends every SAL SYN to it";
-    if (c.translator && table) {
-        auto relay = std::count_if(table->rows.begin(), table->rows.end(),
-                                   [&](const config::TableRow& r) { return is_relay_row(c, r); });
-        if (relay > 0) {
-            auto first =
-                std::find_if(table->rows.begin(), table->rows.end(),
-                             [&](const config::TableRow& r) { return is_relay_row(c, r); });
-            return c.translator->table + ":" + std::to_string(first->line) + ": " +
-                   std::to_string(relay) +
-                   " relay-mode row(s): the kernel engine cannot yet translate a pair for "
-                   "this host's own connections only (the relay's Serval leg) while "
-                   "leaving clients' connections to the relay";
-        }
-    }
     if (c.engine.max_flows > SVX_NL_MAX_FLOWS)
         return "[engine] max-flows = " + std::to_string(c.engine.max_flows) +
                " is above the kernel engine's limit (" + std::to_string(SVX_NL_MAX_FLOWS) + ")";
@@ -55,7 +41,7 @@ KernelPlan plan_kernel_config(const Config& c, const engine::RoleSettings& s,
                               std::uint64_t generation) {
     KernelPlan plan;
     const config::Table* table = s.translator ? s.translator->table.get() : nullptr;
-    plan.unsupported = unsupported_by_kernel(c, table);
+    plan.unsupported = unsupported_by_kernel(c);
     if (!plan.unsupported.empty())
         return plan;
 
@@ -78,7 +64,10 @@ KernelPlan plan_kernel_config(const Config& c, const engine::RoleSettings& s,
                 bool strip = row.tcp_options == config::TcpOptionPolicy::unset
                                  ? s.translator->strip_tcp_options
                                  : row.tcp_options == config::TcpOptionPolicy::strip;
-                t.rows.push_back({row.address, row.port, row.service, strip});
+                // A relay row: the module translates only this host's own
+                // connections to it (the relay's Serval leg), in LOCAL_OUT.
+                t.rows.push_back(
+                    {row.address, row.port, row.service, strip, is_relay_row(c, row)});
             }
         }
         k.translator = std::move(t);

@@ -170,8 +170,8 @@ const svx_engine_ops Worker::kOps = {
         return true;
     },
     .router_packet = [](void* ctx, const std::uint8_t* pkt, std::size_t len,
-                        const svx_pkt_view* pv, svx_emit*) {
-        worker_of(ctx).router_packet(std::span(pkt, len), *pv);
+                        const svx_pkt_view* pv, bool verify_csum, svx_emit*) {
+        worker_of(ctx).router_packet(std::span(pkt, len), *pv, verify_csum);
     },
     .count = [](void* ctx, svx_stat stat, std::uint64_t n) {
         worker_of(ctx).counters_.add(static_cast<Event>(stat), n);
@@ -198,14 +198,18 @@ FlowEntry* Worker::admit_flow() {
     return entry;
 }
 
-void Worker::router_packet(std::span<const std::uint8_t> pkt, const svx_pkt_view& pv) {
+void Worker::router_packet(std::span<const std::uint8_t> pkt, const svx_pkt_view& pv,
+                           bool verify_csum) {
+    // A partial transport checksum (a local sender or a veth peer that left
+    // it to offload) cannot be verified; forwarding recomputes it anyway.
+    const unsigned l4_verify = verify_csum ? SVX_PKT_VERIFY_L4_CSUM : 0u;
     const auto& rt = *settings_->router;
     const std::uint8_t* sal = pkt.data() + pv.sal_off;
     // Registrations: unconnected datagrams to the router's service ID.
     if (!pv.sal.ctrl_off && pv.sal.protocol == SVX_IPPROTO_UDP && pv.sal.n_service == 2 &&
         std::memcmp(svx_sal_service(sal, &pv.sal, 0), rt.router_id.b, SVX_SID_LEN) == 0) {
         svx_reg_datagram d{};
-        auto err = svx_reg_datagram_parse(pkt.data(), pkt.size(), SVX_PKT_VERIFY_L4_CSUM, &d);
+        auto err = svx_reg_datagram_parse(pkt.data(), pkt.size(), l4_verify, &d);
         if (err != SVX_OK) {
             counters_.drop(err);
             return;
@@ -220,7 +224,9 @@ void Worker::router_packet(std::span<const std::uint8_t> pkt, const svx_pkt_view
     }
     svx_pkt_view v{};
     svx_sid service{};
-    auto inspected = router::inspect_packet(pkt, {}, v, service);
+    router::ForwardOptions options;
+    options.parse_opts = (router::kForwardParseOpts & ~SVX_PKT_VERIFY_L4_CSUM) | l4_verify;
+    auto inspected = router::inspect_packet(pkt, options, v, service);
     if (!inspected.ok()) {
         counters_.drop(inspected.drop == router::ForwardDrop::core ? inspected.err
                                                                     : SVX_E_NO_ROUTE);

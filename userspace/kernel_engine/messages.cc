@@ -358,6 +358,8 @@ std::vector<std::uint8_t> encode_set_config(const KernelConfig& c, const Request
             w.u16(SVX_NLA_ROW_PORT, row.port);
             w.put(SVX_NLA_ROW_SERVICE, row.service.b, SVX_SID_LEN);
             w.u8(SVX_NLA_ROW_STRIP, row.strip_tcp_options ? 1 : 0);
+            if (row.local_only)
+                w.u8(SVX_NLA_ROW_LOCAL_ONLY, 1);
             w.nest_end(entry);
         }
     }

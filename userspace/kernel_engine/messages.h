@@ -43,6 +43,9 @@ struct KernelConfig {
         std::uint16_t port = 0; // public port, nonzero
         svx_sid service{};
         bool strip_tcp_options = true; // SACK-permitted/timestamps out of the client's SYN
+        // Relay row: only this host's own connections (the relay's Serval
+        // leg) are translated; clients' connections reach the relay.
+        bool local_only = false;
     };
     struct Translator {
         Ipv4Address address{}; // Serval-side source address

@@ -313,7 +313,7 @@ static enum svx_verdict svx_on_sal(const struct svx_engine_call *c)
 			c->ops->done(c->ctx, f);
 	}
 	if (roles->router && svx_same_addr(daddr, roles->router_addr) && c->ops->router_packet) {
-		c->ops->router_packet(c->ctx, c->pkt, c->len, &pv, c->out);
+		c->ops->router_packet(c->ctx, c->pkt, c->len, &pv, c->verify_csum, c->out);
 		return SVX_VERDICT_CONSUMED;
 	}
 	/* No flow and no service here: a passive RST, except for SYNs, which the

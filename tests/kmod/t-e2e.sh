@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The packet-mode end-to-end suite (tests/e2e/t-*.sh: curl, sha256 bulk
+# transfers both ways, 64 parallel, half-close, resets, spread, failover,
+# reload under load, drain, JSON, iperf3, the stream relay) with
+# engine = kernel on the translator and both host agents, inside a VM that
+# boots Debian's kernel with svxlat.ko loaded. Every test also checks that
+# the daemons really ran on the kernel engine (E2E_EXPECT_ENGINE).
+#
+#   tests/kmod/t-e2e.sh [on|off] [TEST...]     (default: both modes, all tests)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+if ((EUID != 0)); then
+    echo "SKIP: kernel-engine e2e: needs root"
+    exit 77
+fi
+: "${SVXLATD:?set SVXLATD to the svxlatd binary}"
+: "${SVXLAT:?set SVXLAT to the svxlat binary}"
+if [[ -z ${SVXLAT_IN_VM:-} ]]; then
+    [[ -f $repo/kmod/svxlat.ko ]] || { echo "FAIL: kmod/svxlat.ko not built (make kmod)"; exit 1; }
+    exec "$repo/tests/vm/vm-run" --ko "$repo/kmod/svxlat.ko" --mem 2048 \
+        --timeout "${KMOD_E2E_TIMEOUT:-2400}" -- \
+        env SVXLATD="$SVXLATD" SVXLAT="$SVXLAT" "$0" "$@"
+fi
+modes="on off"
+if [[ ${1:-} == on || ${1:-} == off ]]; then
+    modes=$1
+    shift
+fi
+tests=("$@")
+((${#tests[@]})) || tests=(curl bulk parallel halfclose reset spread failover reload drain json iperf relay)
+export TOPO_ENGINE=kernel E2E_EXPECT_ENGINE=kernel
+failed=()
+for mode in $modes; do
+    for t in "${tests[@]}"; do
+        if "$repo/tests/e2e/t-$t.sh" "$mode" >"/tmp/kmod-e2e-$t-$mode.log" 2>&1; then
+            tail -n 1 "/tmp/kmod-e2e-$t-$mode.log"
+        else
+            cat "/tmp/kmod-e2e-$t-$mode.log"
+            failed+=("$t/$mode")
+        fi
+    done
+done
+if dmesg | grep -E "BUG|WARNING|Oops|general protection"; then
+    failed+=("kernel-log")
+fi
+if ((${#failed[@]})); then
+    echo "FAIL: kernel-engine e2e: ${failed[*]}"
+    exit 1
+fi
+echo "PASS: kernel-engine e2e (${tests[*]}; offloads $modes)"
