@@ -8,7 +8,12 @@
 #   make bench      benchmarks (ratios, see docs/performance.md)
 #   make fuzz       run every fuzzer for FUZZ_SECONDS
 #   make kmod       build the kernel modules against Debian's headers
-#   make install    install svxlat, svxlatd and the rule files under PREFIX
+#   make kmod-compat  the same for every installed linux-headers-*-amd64
+#                   series, each in build/kmod-<kver>/
+#   make install    install svxlat, svxlatd and the rule files under PREFIX,
+#                   and svxlat.ko (through DKMS when dkms is installed)
+#   make dkms-install / dkms-remove   only the DKMS part (dkms-source: the
+#                   DKMS source tree alone, under DESTDIR, for packagers)
 
 PREFIX ?= /usr/local
 BUILD ?= build
@@ -18,6 +23,17 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 FUZZ_CHECK_SECONDS ?= 30
 CMAKE_FLAGS ?=
+# The version, in one place: CMakeLists.txt's project() (DKMS package too).
+VERSION := $(shell sed -n '/^project/s/.* VERSION \([0-9][0-9.]*\).*/\1/p' CMakeLists.txt)
+# svxlat.ko on `make install`: auto = through DKMS when the dkms command
+# exists and DESTDIR is empty, else built for the kernel `make kmod` builds
+# for and installed into $(DESTDIR)$(INSTALL_MOD_PATH)/lib/modules/<kver>/
+# updates/ (then depmod, unless DESTDIR is set); yes = DKMS; no = the latter;
+# none = no kernel module. DKMS_KERNELS: kernel releases DKMS builds for
+# (default: the running kernel if its headers are installed, else the
+# kernel of tests/kmod/find-kdir).
+DKMS ?= auto
+DKMS_KERNELS ?=
 
 # Debian 12 packages: build tools, libraries, and the programs the tests and
 # the demo run.
@@ -29,7 +45,7 @@ DEB_PACKAGES := build-essential cmake pkg-config clang llvm lld \
 	qemu-system-x86 busybox-static cpio xz-utils tcpdump haproxy
 
 .PHONY: all build deps check unit asan fuzz-build fuzz fuzz-check kmod kmod-check \
-	demo bench install clean
+	kmod-compat kmod-install dkms-install dkms-remove dkms-source demo bench install clean
 
 all: build
 
@@ -69,6 +85,21 @@ fuzz-check: fuzz-build
 kmod:
 	$(MAKE) -C kmod
 
+# svxlat.ko for every installed Debian kernel series, each built in a scratch
+# copy of kmod/ and include/ (Kbuild builds in the source directory, so
+# kmod/ can hold only one kernel's objects): $(BUILD)/kmod-<kver>/kmod/.
+kmod-compat:
+	@set -e; n=0; for d in /usr/src/linux-headers-*-amd64; do \
+		case $$d in *-cloud-amd64|*-rt-amd64) continue ;; esac; \
+		[ -f "$$d/Makefile" ] || continue; \
+		kver=$${d#/usr/src/linux-headers-}; out=$(BUILD)/kmod-$$kver; \
+		echo "kmod-compat: $$kver -> $$out/kmod"; \
+		kmod/stage-source "$$out"; \
+		$(MAKE) -C "$$out/kmod" KDIR="$$d"; \
+		n=$$((n + 1)); \
+	done; \
+	[ $$n -gt 0 ] || { echo "kmod-compat: no /usr/src/linux-headers-*-amd64 (make deps)" >&2; exit 1; }
+
 # The core must build as kernel code, warnings being errors (kmod/Kbuild),
 # and run: the check module is loaded in a VM booting Debian's kernel.
 kmod-check: kmod
@@ -89,6 +120,33 @@ install: build
 	install -D -m 0755 $(BUILD)/userspace/daemon/svxlatd $(DESTDIR)$(PREFIX)/sbin/svxlatd
 	install -D -m 0644 rules/svxlat.nft $(DESTDIR)$(PREFIX)/share/svxlat/rules/svxlat.nft
 	install -D -m 0644 rules/svxlat.iptables $(DESTDIR)$(PREFIX)/share/svxlat/rules/svxlat.iptables
+	$(MAKE) kmod-install
+
+# The kernel module part of `make install` (see DKMS above).
+kmod-install:
+	@case '$(DKMS)' in \
+	none) echo "kmod-install: DKMS=none, no kernel module installed" ;; \
+	yes) $(MAKE) dkms-install ;; \
+	no) $(MAKE) -C kmod modules_install ;; \
+	auto) if [ -z '$(DESTDIR)' ] && command -v dkms >/dev/null 2>&1; then \
+			$(MAKE) dkms-install; \
+		else $(MAKE) -C kmod modules_install; fi ;; \
+	*) echo "kmod-install: DKMS must be auto, yes, no or none" >&2; exit 2 ;; \
+	esac
+
+# DKMS source tree /usr/src/svxlat-$(VERSION)/ (kmod/ + include/ +
+# dkms.conf), then dkms add/build/install; idempotent (kmod/dkms-setup).
+dkms-install:
+	kmod/dkms-setup install '$(VERSION)' $(DKMS_KERNELS)
+
+dkms-remove:
+	kmod/dkms-setup remove
+
+# For packagers: only the DKMS source tree, $(DESTDIR)/usr/src/svxlat-$(VERSION)/
+# (the package's postinst then runs dkms add/build/install).
+dkms-source:
+	rm -rf '$(DESTDIR)/usr/src/svxlat-$(VERSION)'
+	kmod/stage-source '$(DESTDIR)/usr/src/svxlat-$(VERSION)' '$(VERSION)'
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
