@@ -19,7 +19,7 @@ fi
 if [[ -z ${SVXLAT_IN_VM:-} ]]; then
     [[ -f $repo/kmod/svxlat.ko ]] || { echo "FAIL: kmod/svxlat.ko not built (make kmod)"; exit 1; }
     exec "$repo/tests/vm/vm-run" --ko "$repo/kmod/svxlat.ko" --mem 2048 \
-        --timeout "${KMOD_E2E_TIMEOUT:-2400}" -- \
+        --timeout "${KMOD_E2E_TIMEOUT:-3000}" -- \
         env SVXLATD="$SVXLATD" SVXLAT="$SVXLAT" "$0" "$@"
 fi
 modes="on off"
@@ -30,6 +30,8 @@ fi
 tests=("$@")
 ((${#tests[@]})) || tests=(curl bulk parallel halfclose reset spread failover reload drain json iperf relay)
 export TOPO_ENGINE=kernel E2E_EXPECT_ENGINE=kernel
+# Software emulation: the same steps take a few times longer than on the host.
+export E2E_TIME_SCALE=${E2E_TIME_SCALE:-4}
 failed=()
 for mode in $modes; do
     for t in "${tests[@]}"; do
