@@ -29,6 +29,8 @@
 #define SVX_HOOK_PRIORITY (NF_IP_PRI_CONNTRACK_DEFRAG + 50)
 #define SVX_TICK_MS 100
 #define SVX_MAX_PKT 65535
+/* Longest IPv4 + SAL + TCP header: 60 + 255 * 4 + 60. */
+#define SVX_HDR_COPY 1140u
 
 static unsigned int svx_net_id __read_mostly;
 
@@ -345,7 +347,7 @@ static unsigned int svx_nf_hook(void *priv, struct sk_buff *skb,
 	struct svx_pcpu_buf *buf;
 	enum svx_verdict verdict;
 	struct svx_emit emit;
-	unsigned int len = skb->len;
+	unsigned int len = skb->len, copy;
 	bool verify, planned;
 	u8 proto;
 
@@ -364,13 +366,20 @@ static unsigned int svx_nf_hook(void *priv, struct sk_buff *skb,
 
 	local_bh_disable();	/* the per-CPU buffers; hooks in LOCAL_OUT may be preemptible */
 	buf = this_cpu_ptr(svx_bufs);
-	if (skb_copy_bits(skb, 0, buf->in, len)) {
+	/*
+	 * With header plans the core reads only headers, unless it must verify
+	 * the checksum or read an ICMP quote: then the whole packet is copied.
+	 */
+	copy = len;
+	if (svx_header_plans && !verify && proto != IPPROTO_ICMP)
+		copy = min(len, SVX_HDR_COPY);
+	if (skb_copy_bits(skb, 0, buf->in, copy)) {
 		local_bh_enable();
 		return NF_ACCEPT;
 	}
 	svx_emit_init(&emit, buf->arena, SVX_ARENA_SIZE, buf->pkts, SVX_ARENA_PKTS);
 	if (svx_header_plans)
-		svx_emit_allow_plan(&emit, buf->in);
+		svx_emit_allow_plan(&emit, buf->in, copy);
 	verdict = svx_engine_process(&cfg->roles, &svx_kops, &ctx, buf->in, len, verify,
 				     svx_now_ms(), &emit);
 	if (verdict == SVX_VERDICT_PASS) {

@@ -175,6 +175,7 @@ struct svx_emit {
 	u16 n_pkts;
 	u32 overflow;		/* packets that did not fit (counted, lost) */
 	const u8 *plan_input;	/* input packet when the glue takes a plan, else NULL */
+	u32 plan_readable;	/* bytes of plan_input present (the glue may copy headers only) */
 	bool planned;		/* plan below is valid */
 	struct svx_emit_plan plan;
 };
@@ -201,10 +202,16 @@ static inline void svx_emit_reset(struct svx_emit *e)
 	e->planned = false;
 }
 
-/* The next call may answer the translated segment of input with a plan. */
-static inline void svx_emit_allow_plan(struct svx_emit *e, const u8 *input)
+/*
+ * The next call may answer the translated segment of input with a plan.
+ * Only the first readable bytes of input need be present (at least every
+ * header): a payload beyond them is never read; a translation that would
+ * have to copy it fails with SVX_E_NOSPACE instead (the sender retransmits).
+ */
+static inline void svx_emit_allow_plan(struct svx_emit *e, const u8 *input, u32 readable)
 {
 	e->plan_input = input;
+	e->plan_readable = readable;
 	e->planned = false;
 }
 

@@ -325,3 +325,82 @@ TEST(engine_icmp_host, FragNeededReachesTheLocalServer) {
 
 } // namespace
 } // namespace svxlat::test
+
+namespace svxlat::test {
+namespace {
+
+// The kernel engine's header plan (flow.h): the same translation as the
+// copy, told as new headers + the input's own payload + the MSS that GSO
+// cuts it by. Applied by hand here (headers, payload, then the pieces of
+// mss bytes with checksums), it must give exactly the copied packets.
+TEST(engine_super_packet, HeaderPlanDescribesTheSamePackets) {
+    FlowDriver copy;
+    xlt::establish(copy);
+    FlowDriver planned;
+    xlt::establish(planned);
+    const std::string payload = pattern(20000);
+    const uint8_t flags = SVX_TCP_CWR | kPshAck;
+    Bytes super = xlt::client_segment(kClientIsn + 1, kServerIsn + 1, flags, payload, 501);
+    copy.from_tcp(super);
+
+    svx_tcp_view tv = tcp_view_of(super);
+    // Only the headers are handed over (an exact-size heap block, so that
+    // AddressSanitizer would catch a read of the payload).
+    ExactBuffer headers(std::span<const uint8_t>(super.data(), 200));
+    EmitBuffer emit;
+    svx_emit_allow_plan(emit.get(), headers.data(), 200);
+    svx_result r = svx_flow_from_tcp(&planned.flow, &planned.cfg, headers.data(), &tv, nullptr,
+                                     planned.now_ms, emit.get());
+    ASSERT_EQ(r.action, SVX_ACT_CONSUMED);
+    ASSERT_TRUE(emit.get()->planned);
+    EXPECT_TRUE(emit.packets().empty()) << "nothing but the plan";
+    const svx_emit_plan& plan = emit.get()->plan;
+    EXPECT_EQ(plan.payload_off, 40u); // of the input: the payload stays where it is
+    EXPECT_EQ(plan.payload_len, 20000u);
+    EXPECT_EQ(plan.mss, 1500 - 20 - 12 - 20);
+    EXPECT_EQ(plan.l4_off, 20 + 12);
+
+    // Apply it: cut into mss pieces as TCP's GSO does.
+    const uint8_t* hdr = emit.get()->arena + plan.hdr_off;
+    std::vector<Bytes> pieces;
+    for (uint32_t off = 0; off < plan.payload_len; off += plan.mss) {
+        const uint32_t n = std::min<uint32_t>(plan.mss, plan.payload_len - off);
+        Bytes p(hdr, hdr + plan.hdr_len);
+        p.insert(p.end(), super.begin() + plan.payload_off + off,
+                 super.begin() + plan.payload_off + off + n);
+        svx_put_be16(p.data() + 2, static_cast<uint16_t>(p.size()));
+        uint8_t* tcp = p.data() + plan.l4_off;
+        svx_put_be32(tcp + 4, svx_tcp_seq(tcp) + off);
+        if (off + n < plan.payload_len)
+            tcp[13] &= static_cast<uint8_t>(~(SVX_TCP_FIN | SVX_TCP_PSH));
+        if (off)
+            tcp[13] &= static_cast<uint8_t>(~SVX_TCP_CWR);
+        svx_put_be16(tcp + 16, svx_csum_l4_ipv4(p.data() + 12, p.data() + 16, SVX_IPPROTO_TCP,
+                                                tcp, static_cast<uint32_t>(p.size()) - plan.l4_off));
+        svx_ipv4_fill_csum(p.data());
+        pieces.push_back(std::move(p));
+    }
+    EXPECT_TRUE(same_packets(pieces, copy.out()));
+    EXPECT_EQ(snapshot_of(planned.flow), snapshot_of(copy.flow));
+}
+
+// A payload that was not copied in is never read: a translation that has
+// to copy it (the plan already taken) fails cleanly instead.
+TEST(engine_super_packet, UncopiedPayloadIsNeverRead) {
+    FlowDriver d;
+    xlt::establish(d);
+    Bytes seg = xlt::client_segment(kClientIsn + 1, kServerIsn + 1, kPshAck, pattern(3000));
+    svx_tcp_view tv = tcp_view_of(seg);
+    ExactBuffer headers(std::span<const uint8_t>(seg.data(), 100));
+    EmitBuffer emit;
+    svx_emit_allow_plan(emit.get(), headers.data(), 100);
+    emit.get()->planned = true; // as if the plan were used up
+    svx_result r =
+        svx_flow_from_tcp(&d.flow, &d.cfg, headers.data(), &tv, nullptr, d.now_ms, emit.get());
+    EXPECT_EQ(r.action, SVX_ACT_DROP);
+    EXPECT_EQ(r.reason, SVX_E_NOSPACE);
+    EXPECT_TRUE(emit.packets().empty());
+}
+
+} // namespace
+} // namespace svxlat::test

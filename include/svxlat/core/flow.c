@@ -175,6 +175,10 @@ static int svx_emit_segments(struct svx_flow *f, const struct svx_flow_cfg *cfg,
 	ip.id = (u16)f->stats.packets_out;
 	if (svx_emit_plan_segment(f, out, s, &ip))
 		return 0;
+	if (out->plan_input && s->payload_len &&
+	    (s->payload < out->plan_input ||
+	     s->payload + s->payload_len > out->plan_input + out->plan_readable))
+		return -SVX_E_NOSPACE;	/* payload not copied in: never read it */
 	do {
 		chunk = s->payload_len - off;
 		if (chunk > max_payload)
@@ -259,7 +263,10 @@ static int svx_tcp_to_sal(struct svx_flow *f, const struct svx_flow_cfg *cfg,
 		.sal_len = sal_len,
 		.tcp = tcp_hdr,
 		.tcp_hlen = tv->tcp_hlen,
-		.payload = pkt + tv->tcp_off + tv->tcp_hlen,
+		/* Headers only (SYN, handshake ACK): no payload, and no plan,
+		 * so that the segment carrying the payload gets it.
+		 */
+		.payload = with_payload ? pkt + tv->tcp_off + tv->tcp_hlen : NULL,
 		.payload_len = with_payload ? tv->payload_len : 0,
 		.mtu = cfg->sal_mtu,
 	};
