@@ -401,6 +401,34 @@ static unsigned int svx_nf_hook(void *priv, struct sk_buff *skb,
 	return NF_STOLEN;
 }
 
+/*
+ * Forwarded SAL super-packets: ip_rcv() points the transport header at the
+ * SAL header, and kernels with "net: pull headers in
+ * qdisc_pkt_len_segs_init()" (Debian's 6.12.117, not 6.1.192) drop a TCP
+ * GSO packet whose transport header is not TCP before any gso_segment runs.
+ * Pointing it at the TCP header after the SAL one keeps them alive (our
+ * gso_segment resets it anyway). Registered in every namespace, unlike the
+ * translation hooks: forwarding namespaces have no svxlat configuration.
+ */
+static unsigned int svx_gso_fix_hook(void *priv, struct sk_buff *skb,
+				     const struct nf_hook_state *state)
+{
+	unsigned int sal, sal_len;
+
+	if (likely(!skb_is_gso(skb)) || skb->encapsulation ||
+	    ip_hdr(skb)->protocol != SVX_IPPROTO_SAL ||
+	    !(skb_shinfo(skb)->gso_type & SKB_GSO_TCPV4))
+		return NF_ACCEPT;
+	sal = skb_network_offset(skb) + ip_hdr(skb)->ihl * 4;
+	if (!pskb_may_pull(skb, sal + SVX_SAL_BASE_LEN))
+		return NF_DROP;
+	sal_len = skb->data[sal + offsetof(struct svx_sal_base, shl)] * 4u;
+	if (sal_len < SVX_SAL_BASE_LEN || !pskb_may_pull(skb, sal + sal_len + sizeof(struct tcphdr)))
+		return NF_DROP;
+	skb_set_transport_header(skb, sal + sal_len);
+	return NF_ACCEPT;
+}
+
 /* ------------------------------------------------ timer work and config */
 
 static void svx_work_fn(struct work_struct *work)
@@ -533,6 +561,15 @@ static int __net_init svx_net_init(struct net *net)
 	}
 	sn->hook_ops[0].hooknum = NF_INET_PRE_ROUTING;
 	sn->hook_ops[1].hooknum = NF_INET_LOCAL_OUT;
+	sn->gso_fix_ops.hook = svx_gso_fix_hook;
+	sn->gso_fix_ops.pf = NFPROTO_IPV4;
+	sn->gso_fix_ops.hooknum = NF_INET_POST_ROUTING;
+	sn->gso_fix_ops.priority = NF_IP_PRI_LAST;
+	err = nf_register_net_hook(net, &sn->gso_fix_ops);
+	if (err) {
+		svx_flows_destroy(sn);
+		goto fail;
+	}
 	return 0;
 fail:
 	kfree(sn->work_pkts);
@@ -553,6 +590,7 @@ static void __net_exit svx_net_exit(struct net *net)
 	mutex_lock(&sn->cfg_mutex);
 	svx_net_stop_locked(sn);
 	mutex_unlock(&sn->cfg_mutex);
+	nf_unregister_net_hook(net, &sn->gso_fix_ops);
 	cancel_delayed_work_sync(&sn->work);
 	synchronize_rcu();
 	svx_flows_destroy(sn);

@@ -95,6 +95,7 @@ struct svx_net {
 	struct svx_kcfg __rcu *cfg;
 	bool hooks_registered;
 	struct nf_hook_ops hook_ops[2];
+	struct nf_hook_ops gso_fix_ops;	/* every namespace: forwarded SAL GSO */
 	struct svx_pcpu_stats __percpu *stats;
 
 	/* flow table (flows.c) */
