@@ -198,6 +198,13 @@ svxlat_wait_ready() {
         fi
         sleep 0.1
     done
+    local n
+    for n in xlt sr i1; do
+        echo "---- svxlatd-$n.log (last 10 lines)" >&2
+        tail -n 10 "$TOPO_DIR/svxlatd-$n.log" >&2 || true
+        "$build/userspace/cli/svxlat" -s "$TOPO_DIR/run/$n.sock" counters 2>/dev/null |
+            awk '$3 > 0' | head -n 20 >&2 || true
+    done
     die "no connection through svxlat after 10 s (logs in $TOPO_DIR)"
 }
 
