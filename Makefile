@@ -40,7 +40,7 @@ DKMS_KERNELS ?=
 DEB_PACKAGES := build-essential cmake pkg-config clang llvm lld \
 	libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev \
 	libmnl-dev libnetfilter-queue-dev libnftables-dev \
-	linux-headers-amd64 kmod \
+	linux-headers-amd64 kmod dkms \
 	iproute2 nftables iptables iperf3 curl python3 procps ethtool \
 	qemu-system-x86 busybox-static cpio xz-utils tcpdump haproxy
 
