@@ -213,10 +213,10 @@ svxlat_wait_ready() {
 svxlat_on() {
     svxlat_configs "$1" "${3:-}"
     local n bin=${2:-$SVXLATD}
+    # One after the other: the router must be steering before the host
+    # agent's first registration (the next is a refresh period away).
     for n in sr i1 xlt; do
         bg_start "svxlatd-$n" "$n" "$bin" -c "$TOPO_DIR/$n.conf"
-    done
-    for n in sr i1 xlt; do
         svxlat_wait_socket "$n"
     done
     # Ready when a connection through translator, router and host agent works.
