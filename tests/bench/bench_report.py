@@ -97,8 +97,10 @@ def main():
         print("%s: %s" % (name, "; ".join(parts)))
     # The kernel engine (kmod phase, in a VM): against DNAT and against the
     # user-space engine of the same run.
-    if "kernel" in data:
-        d, user = data["kernel"], data.get("svxlat-q1", {})
+    for kname in ("kernel", "kernel-direct"):
+        if kname not in data:
+            continue
+        d, user = data[kname], data.get("svxlat-q1", {})
         parts = []
         for s in ("1", "4"):
             parts.append("%s-stream %s× dnat, %s× svxlat-q1" % (
@@ -106,7 +108,7 @@ def main():
                 ratio(num(d, "gbps_" + s), num(user, "gbps_" + s))))
         parts.append("conn/s %s× dnat, %s× svxlat-q1" % (
             ratio(num(d, "rate"), num(base["dnat"], "rate")), ratio(num(d, "rate"), num(user, "rate"))))
-        print("kernel: %s (target ≥ 0.9× dnat)" % "; ".join(parts))
+        print("%s: %s (target ≥ 0.9× dnat)" % (kname, "; ".join(parts)))
     return 0
 
 

@@ -148,7 +148,7 @@ log-level = warning
 [translator]
 table = $TOPO_DIR/table.conf
 address = 10.0.2.1
-router = 10.0.2.2
+router = ${SVXLAT_XLT_ROUTER:-10.0.2.2}
 tcp-options = keep
 ${RELAY_WORKERS:+relay-workers = $RELAY_WORKERS}
 ${RELAY_PIPE:+relay-pipe-size = $RELAY_PIPE}

@@ -19,6 +19,9 @@
 #   kernel       svxlatd with engine = kernel in xlt and i1: svxlat.ko does
 #                the per-packet work (only where the module is loaded: the
 #                kmod phase of run-bench runs this script in a VM)
+#   kernel-direct  the same, but the translator sends its SAL SYNs straight
+#                to the instance (router = 10.0.2.11) instead of through the
+#                user-space service router: what the router hop costs
 #
 # BENCH_REPEAT rounds (default 3) go over every path in turn, so that a
 # change in the machine's background load hits all paths alike. Each round
@@ -210,6 +213,11 @@ for round in $(seq 1 "$B_REPEAT"); do
         kernel)
             SVXLAT_ENGINE=kernel svxlat_on 1
             measure kernel
+            svxlat_off "$round"
+            ;;
+        kernel-direct)
+            SVXLAT_ENGINE=kernel SVXLAT_XLT_ROUTER=10.0.2.11 svxlat_on 1
+            measure kernel-direct
             svxlat_off "$round"
             ;;
         alt-q*)
