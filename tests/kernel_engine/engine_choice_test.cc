@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 // [engine] engine: which engine runs the translator and host agent, why,
 // and the kernel module's configuration made from the daemon's.
+#include <algorithm>
 #include "daemon/engine_choice.h"
 
 #include <gtest/gtest.h>
@@ -101,22 +102,35 @@ TEST(PlanKernelConfig, NamesWhatTheKernelEngineCannotRun) {
     EXPECT_NE(plan.unsupported.find("[translator] service (line 13)"), std::string::npos)
         << plan.unsupported;
 
-    Config c = parse_ok(kTranslator);
-    plan = plan_kernel_config(
-        c, settings_for(c, std::string(kTable) + "192.0.2.11 80 1 mode=relay\n"), 1);
-    EXPECT_FALSE(plan.config);
-    EXPECT_NE(plan.unsupported.find("table.conf:3: 1 relay-mode row(s)"), std::string::npos)
-        << plan.unsupported;
-
-    Config relay = parse_ok(std::string(kTranslator) + "mode = relay\n");
-    plan = plan_kernel_config(relay, settings_for(relay, kTable), 1);
-    EXPECT_NE(plan.unsupported.find("2 relay-mode row(s)"), std::string::npos) << plan.unsupported;
-
     Config big = parse_ok("[engine]\nmax-flows = 5000000\n" + std::string(kHost));
     plan = plan_kernel_config(big, settings_for(big, ""), 1);
     EXPECT_NE(plan.unsupported.find("max-flows = 5000000 is above the kernel engine's limit"),
               std::string::npos)
         << plan.unsupported;
+}
+
+// Relay rows run on the kernel engine: sent with their local-only flag
+// (translated in LOCAL_OUT only, the relay's own Serval leg), packet-mode
+// rows without it.
+TEST(PlanKernelConfig, RelayRowsAreLocalOnly) {
+    Config c = parse_ok(kTranslator);
+    auto plan = plan_kernel_config(
+        c, settings_for(c, std::string(kTable) + "192.0.2.11 80 1 mode=relay\n"), 1);
+    ASSERT_TRUE(plan.config) << plan.unsupported;
+    ASSERT_TRUE(plan.config->translator);
+    const auto& rows = plan.config->translator->rows;
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(std::count_if(rows.begin(), rows.end(), [](const auto& r) { return r.local_only; }),
+              1);
+    const kernel_engine::Ipv4Address relay_address{192, 0, 2, 11};
+    for (const auto& r : rows)
+        EXPECT_EQ(r.local_only, r.address == relay_address) << r.port;
+
+    Config relay = parse_ok(std::string(kTranslator) + "mode = relay\n");
+    plan = plan_kernel_config(relay, settings_for(relay, kTable), 1);
+    ASSERT_TRUE(plan.config) << plan.unsupported;
+    for (const auto& r : plan.config->translator->rows)
+        EXPECT_TRUE(r.local_only);
 }
 
 TEST(ChooseEngine, AutoTakesTheModuleWhenItCanRunTheConfiguration) {
