@@ -225,19 +225,26 @@ static const struct svx_engine_ops svx_kops = {
  * packet must not run through LOCAL_OUT (and this hook) again; packets for
  * a local address loop back through PRE_ROUTING like any other.
  */
-static void svx_xmit_one(struct svx_net *sn, const u8 *data, u32 len)
+/* The output route for an emitted packet's IPv4 header. */
+static struct rtable *svx_route(struct svx_net *sn, const struct iphdr *iph)
 {
-	const struct iphdr *iph = (const struct iphdr *)data;
 	struct flowi4 fl4 = {
 		.daddr = iph->daddr,
 		.flowi4_proto = iph->protocol,
 		.flowi4_tos = RT_TOS(iph->tos),
 	};
+
+	return ip_route_output_key(sn->net, &fl4);
+}
+
+static void svx_xmit_one(struct svx_net *sn, const u8 *data, u32 len)
+{
+	const struct iphdr *iph = (const struct iphdr *)data;
 	struct sk_buff *skb;
 	struct rtable *rt;
 	unsigned int room;
 
-	rt = ip_route_output_key(sn->net, &fl4);
+	rt = svx_route(sn, iph);
 	if (IS_ERR(rt)) {
 		svx_count(sn, SVX_ST_XMIT_ERRORS, 1);
 		return;
@@ -271,7 +278,6 @@ static void svx_xmit_planned(struct svx_net *sn, struct sk_buff *skb,
 	const struct svx_emit_plan *plan = &e->plan;
 	int delta = (int)plan->hdr_len - (int)plan->payload_off;
 	struct skb_shared_info *shinfo;
-	struct flowi4 fl4 = {};
 	struct iphdr *iph;
 	struct tcphdr *th;
 	struct rtable *rt;
@@ -305,10 +311,7 @@ static void svx_xmit_planned(struct svx_net *sn, struct sk_buff *skb,
 	skb->protocol = htons(ETH_P_IP);
 	nf_reset_ct(skb);
 	skb_dst_drop(skb);
-	fl4.daddr = iph->daddr;
-	fl4.flowi4_proto = iph->protocol;
-	fl4.flowi4_tos = RT_TOS(iph->tos);
-	rt = ip_route_output_key(sn->net, &fl4);
+	rt = svx_route(sn, iph);
 	if (IS_ERR(rt))
 		goto drop;
 	skb_dst_set(skb, &rt->dst);

@@ -635,6 +635,13 @@ void establish(FlowDriver& d) {
 
 // ------------------------------------------------ driving the engine worker
 
+std::string payload_pattern(size_t n) {
+    std::string s(n, '\0');
+    for (size_t i = 0; i < n; ++i)
+        s[i] = static_cast<char>((i * 7 + i / 251) & 0xff);
+    return s;
+}
+
 WorkerRig::WorkerRig() : WorkerRig(Options{}) {}
 WorkerRig::~WorkerRig() = default;
 

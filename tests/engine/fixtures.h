@@ -7,17 +7,20 @@
 // read back from the flow table before the expected packet is built.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <ostream>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include <svxlat/flow.h>
+#include <svxlat/tcp.h>
 
 #include "engine/worker.h"
 #include "packet_builder.h"
@@ -99,6 +102,33 @@ private:
     std::vector<svx_emit_pkt> slots_;
     svx_emit emit_{};
 };
+
+// ------------------------------------------------------- super-packets
+
+// n bytes of a fixed, non-repeating-looking pattern (a payload whose pieces
+// are easy to tell apart).
+std::string payload_pattern(size_t n);
+
+// The pieces one TCP segment of payload is cut into, max_piece bytes each:
+// seq advanced, CWR on the first only, FIN and PSH on the last only (what
+// the core's segmentation and TCP's GSO both do). build(seq, flags, piece)
+// makes each expected packet.
+template <typename BuildPiece>
+std::vector<Bytes> expected_pieces(const std::string& payload, size_t max_piece, uint32_t seq,
+                                   uint8_t flags, BuildPiece&& build) {
+    std::vector<Bytes> out;
+    for (size_t off = 0; off < payload.size(); off += max_piece) {
+        size_t n = std::min(max_piece, payload.size() - off);
+        uint8_t f = flags;
+        if (off + n < payload.size())
+            f &= static_cast<uint8_t>(~(SVX_TCP_FIN | SVX_TCP_PSH));
+        if (off != 0)
+            f &= static_cast<uint8_t>(~SVX_TCP_CWR);
+        out.push_back(
+            build(seq + static_cast<uint32_t>(off), f, std::string_view(payload).substr(off, n)));
+    }
+    return out;
+}
 
 enum class IpId { ignore, compare };
 

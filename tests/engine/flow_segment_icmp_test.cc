@@ -18,36 +18,10 @@ namespace {
 constexpr uint8_t kPshAck = SVX_TCP_PSH | SVX_TCP_ACK;
 constexpr uint8_t kIcmpProto = 1;
 
-std::string pattern(size_t n) {
-    std::string s(n, '\0');
-    for (size_t i = 0; i < n; ++i)
-        s[i] = static_cast<char>((i * 7 + i / 251) & 0xff);
-    return s;
-}
-
-// Expected pieces of one segment of payload cut in max_piece chunks: seq
-// advanced, CWR on the first only, FIN and PSH on the last only.
-template <typename BuildPiece>
-std::vector<Bytes> expected_pieces(const std::string& payload, size_t max_piece, uint32_t seq,
-                                   uint8_t flags, BuildPiece&& build) {
-    std::vector<Bytes> out;
-    for (size_t off = 0; off < payload.size(); off += max_piece) {
-        size_t n = std::min(max_piece, payload.size() - off);
-        uint8_t f = flags;
-        if (off + n < payload.size())
-            f &= static_cast<uint8_t>(~(SVX_TCP_FIN | SVX_TCP_PSH));
-        if (off != 0)
-            f &= static_cast<uint8_t>(~SVX_TCP_CWR);
-        out.push_back(
-            build(seq + static_cast<uint32_t>(off), f, std::string_view(payload).substr(off, n)));
-    }
-    return out;
-}
-
 TEST(engine_super_packet, TcpSegmentOf64KBecomesMtuSizeSalSegments) {
     FlowDriver d;
     xlt::establish(d);
-    const std::string payload = pattern(65000);
+    const std::string payload = payload_pattern(65000);
     const uint8_t flags = SVX_TCP_CWR | SVX_TCP_ECE | kPshAck;
     Bytes super = xlt::client_segment(kClientIsn + 1, kServerIsn + 1, flags, payload, 501);
     ASSERT_EQ(super.size(), 65040u);
@@ -88,7 +62,7 @@ TEST(engine_super_packet, TcpSegmentOf64KBecomesMtuSizeSalSegments) {
 TEST(engine_super_packet, FinIsOnTheLastPieceAndOptionsOnEvery) {
     FlowDriver d;
     xlt::establish(d);
-    const std::string payload = pattern(5000);
+    const std::string payload = payload_pattern(5000);
     const std::array<uint8_t, 12> ts = {1, 1, 8, 10, 0, 0, 1, 0, 0, 0, 2, 0};
     const uint8_t flags = SVX_TCP_FIN | kPshAck;
     Bytes super = PacketBuilder()
@@ -130,7 +104,7 @@ TEST(engine_super_packet, FirstSegmentAfterTheSynAckIsHandshakeAckThenPieces) {
     d.init_translator(syn);
     d.from_tcp(syn, kRouter);
     d.from_sal(xlt::instance_synack());
-    const std::string payload = pattern(3000);
+    const std::string payload = payload_pattern(3000);
     d.from_tcp(xlt::client_segment(kClientIsn + 1, kServerIsn + 1, kPshAck, payload));
     std::vector<Bytes> want = {
         xlt::expected_handshake_ack(kClientIsn + 1, kServerIsn + 1, SVX_TCP_ACK)};
@@ -147,7 +121,7 @@ TEST(engine_super_packet, SalSegmentIsCutToASmallerTcpMtu) {
     FlowDriver d;
     xlt::establish(d);
     d.cfg.tcp_mtu = 576;
-    const std::string payload = pattern(1448);
+    const std::string payload = payload_pattern(1448);
     Bytes in = xlt::instance_segment(kServerIsn + 1, kClientIsn + 1, kPshAck, payload);
     ASSERT_EQ(in.size(), 1500u);
     d.from_sal(in);
@@ -230,7 +204,7 @@ protected:
     std::span<const uint8_t> quote(size_t n) const { return std::span(sent).first(n); }
 
     FlowDriver d;
-    const std::string full = pattern(1448);
+    const std::string full = payload_pattern(1448);
     Bytes sent;
 };
 using engine_icmp = FlowWithLargeSegmentSent;
@@ -309,7 +283,7 @@ TEST_F(engine_icmp, AboutAnotherFlowOrNotAboutSalIsRefused) {
 TEST(engine_icmp_host, FragNeededReachesTheLocalServer) {
     FlowDriver d;
     host::establish(d);
-    const std::string payload = pattern(1448);
+    const std::string payload = payload_pattern(1448);
     d.from_tcp(host::server_segment(kServerIsn + 1, kClientIsn + 1, kPshAck, payload));
     Bytes sent = host::expected_sal_segment(kServerIsn + 1, kClientIsn + 1, kPshAck, payload);
     ASSERT_TRUE(same_packets(d.out(), {sent}));
@@ -338,7 +312,7 @@ TEST(engine_super_packet, HeaderPlanDescribesTheSamePackets) {
     xlt::establish(copy);
     FlowDriver planned;
     xlt::establish(planned);
-    const std::string payload = pattern(20000);
+    const std::string payload = payload_pattern(20000);
     const uint8_t flags = SVX_TCP_CWR | kPshAck;
     Bytes super = xlt::client_segment(kClientIsn + 1, kServerIsn + 1, flags, payload, 501);
     copy.from_tcp(super);
@@ -389,7 +363,7 @@ TEST(engine_super_packet, HeaderPlanDescribesTheSamePackets) {
 TEST(engine_super_packet, UncopiedPayloadIsNeverRead) {
     FlowDriver d;
     xlt::establish(d);
-    Bytes seg = xlt::client_segment(kClientIsn + 1, kServerIsn + 1, kPshAck, pattern(3000));
+    Bytes seg = xlt::client_segment(kClientIsn + 1, kServerIsn + 1, kPshAck, payload_pattern(3000));
     svx_tcp_view tv = tcp_view_of(seg);
     ExactBuffer headers(std::span<const uint8_t>(seg.data(), 100));
     EmitBuffer emit;

@@ -236,32 +236,6 @@ TEST(engine_worker_translator, HandshakeDataAndCounters) {
     EXPECT_EQ(rig.flow_count(), 1u);
 }
 
-std::string payload_pattern(size_t n) {
-    std::string s(n, '\0');
-    for (size_t i = 0; i < n; ++i)
-        s[i] = static_cast<char>((i * 7 + i / 251) & 0xff);
-    return s;
-}
-
-// A super-packet's expected MTU-size pieces: seq advanced, CWR on the first
-// only, FIN and PSH on the last only.
-template <typename BuildPiece>
-std::vector<Bytes> pieces_of(const std::string& payload, size_t max_piece, uint32_t seq,
-                             uint8_t flags, BuildPiece&& build) {
-    std::vector<Bytes> out;
-    for (size_t off = 0; off < payload.size(); off += max_piece) {
-        size_t n = std::min(max_piece, payload.size() - off);
-        uint8_t f = flags;
-        if (off + n < payload.size())
-            f &= static_cast<uint8_t>(~(SVX_TCP_FIN | SVX_TCP_PSH));
-        if (off != 0)
-            f &= static_cast<uint8_t>(~SVX_TCP_CWR);
-        out.push_back(
-            build(seq + static_cast<uint32_t>(off), f, std::string_view(payload).substr(off, n)));
-    }
-    return out;
-}
-
 // Super-packets both ways leave as MTU-size packets, byte for byte what the
 // core's own segmentation gives. In the kernel rig the module rewrites the
 // headers in place and GSO cuts the pieces at the egress device (our
@@ -274,7 +248,7 @@ TEST(engine_worker_translator, SuperPacketsLeaveInMtuSizePiecesBothWays) {
     const uint8_t up_flags = SVX_TCP_CWR | SVX_TCP_ECE | kPshAck;
     ASSERT_EQ(rig.process(c.client(kClientIsn + 1, kServerIsn + 1, up_flags, up), 1000, true),
               Verdict::drop);
-    auto want_up = pieces_of(up, 1500 - 20 - 12 - 20, kClientIsn + 1, up_flags,
+    auto want_up = expected_pieces(up, 1500 - 20 - 12 - 20, kClientIsn + 1, up_flags,
                              [&](uint32_t seq, uint8_t f, std::string_view piece) {
                                  return c.want_sal(seq, kServerIsn + 1, f, piece);
                              });
@@ -285,7 +259,7 @@ TEST(engine_worker_translator, SuperPacketsLeaveInMtuSizePiecesBothWays) {
     const uint8_t down_flags = SVX_TCP_FIN | kPshAck;
     ASSERT_EQ(rig.process(c.instance(kServerIsn + 1, kClientIsn + 30001, down_flags, down)),
               Verdict::drop);
-    auto want_down = pieces_of(down, 1500 - 20 - 20, kServerIsn + 1, down_flags,
+    auto want_down = expected_pieces(down, 1500 - 20 - 20, kServerIsn + 1, down_flags,
                                [&](uint32_t seq, uint8_t f, std::string_view piece) {
                                    return c.want_client(seq, kClientIsn + 30001, f, piece);
                                });
