@@ -416,6 +416,7 @@ static unsigned int svx_nf_hook(void *priv, struct sk_buff *skb,
 static unsigned int svx_gso_fix_hook(void *priv, struct sk_buff *skb,
 				     const struct nf_hook_state *state)
 {
+	struct svx_net *sn = priv;
 	unsigned int sal, sal_len;
 
 	if (likely(!skb_is_gso(skb)) || skb->encapsulation ||
@@ -424,12 +425,15 @@ static unsigned int svx_gso_fix_hook(void *priv, struct sk_buff *skb,
 		return NF_ACCEPT;
 	sal = skb_network_offset(skb) + ip_hdr(skb)->ihl * 4;
 	if (!pskb_may_pull(skb, sal + SVX_SAL_BASE_LEN))
-		return NF_DROP;
+		goto drop;
 	sal_len = skb->data[sal + offsetof(struct svx_sal_base, shl)] * 4u;
 	if (sal_len < SVX_SAL_BASE_LEN || !pskb_may_pull(skb, sal + sal_len + sizeof(struct tcphdr)))
-		return NF_DROP;
+		goto drop;
 	skb_set_transport_header(skb, sal + sal_len);
 	return NF_ACCEPT;
+drop:
+	svx_count(sn, SVX_ST_GSO_MALFORMED, 1);
+	return NF_DROP;
 }
 
 /* ------------------------------------------------ timer work and config */
@@ -568,6 +572,7 @@ static int __net_init svx_net_init(struct net *net)
 	sn->gso_fix_ops.pf = NFPROTO_IPV4;
 	sn->gso_fix_ops.hooknum = NF_INET_POST_ROUTING;
 	sn->gso_fix_ops.priority = NF_IP_PRI_LAST;
+	sn->gso_fix_ops.priv = sn;
 	err = nf_register_net_hook(net, &sn->gso_fix_ops);
 	if (err) {
 		svx_flows_destroy(sn);

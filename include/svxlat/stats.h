@@ -34,6 +34,7 @@ enum svx_stat {
 	/* kernel engine only */
 	SVX_ST_XMIT_ERRORS,
 	SVX_ST_NL_REJECTED,
+	SVX_ST_GSO_MALFORMED,
 	SVX_ST__COUNT,
 };
 

@@ -49,6 +49,7 @@ enum class Event : unsigned {
     emit_overflow = SVX_ST_EMIT_OVERFLOW,
     xmit_errors = SVX_ST_XMIT_ERRORS,
     nl_rejected = SVX_ST_NL_REJECTED,
+    gso_malformed = SVX_ST_GSO_MALFORMED,
     count_ = SVX_ST__COUNT,
 };
 

@@ -36,6 +36,8 @@ static const struct svx_stat_text svx_stat_texts[SVX_ST__COUNT] = {
 				 "kernel engine: emitted packets that could not be routed or allocated" },
 	[SVX_ST_NL_REJECTED] = { "nl_rejected",
 				 "kernel engine: netlink requests refused (bad header, attribute or value)" },
+	[SVX_ST_GSO_MALFORMED] = { "gso_malformed",
+				   "kernel engine: forwarded SAL super-packets dropped, SAL or TCP header cut short" },
 };
 
 const char *svx_stat_name(enum svx_stat stat)
