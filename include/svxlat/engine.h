@@ -18,6 +18,7 @@
 #include "types.h"
 #include "err.h"
 #include "flow.h"
+#include "reg.h"
 #include "sid.h"
 #include "stats.h"
 
@@ -47,6 +48,7 @@ struct svx_engine_roles {
 	u8 xlt_addr[4];		/* translator: Serval-side address */
 	u8 host_addr[4];
 	u8 router_addr[4];
+	struct svx_sid router_id;	/* registrations are sent to it */
 	const struct svx_host_service *host_services;
 	u32 n_host_services;
 	/*
@@ -80,12 +82,14 @@ struct svx_engine_ops {
 	bool (*xlt_row)(void *ctx, const u8 *addr, u16 port, struct svx_xlt_match *m);
 	/* Translator: where a SAL SYN for service goes (router or instance). */
 	bool (*xlt_sal_dst)(void *ctx, const struct svx_sid *service, u8 *target);
-	/* Service router (user space only): registrations and SYNs to the
-	 * router's address; the packet is consumed either way. verify_csum as
-	 * for svx_engine_process() (a partial checksum cannot be checked).
+	/*
+	 * Service router: a registration to router_id, parsed and checked
+	 * (counted by the callback). NULL (the kernel module): registrations
+	 * pass untouched, to svxlatd's NFQUEUE worker.
 	 */
-	void (*router_packet)(void *ctx, const u8 *pkt, size_t len, const struct svx_pkt_view *pv,
-			      bool verify_csum, struct svx_emit *out);
+	void (*router_register)(void *ctx, const struct svx_reg_datagram *d);
+	/* Service router: where a SYN for service goes (route.h); false: no route. */
+	bool (*router_resolve)(void *ctx, const struct svx_sid *service, u8 *target);
 	void (*count)(void *ctx, enum svx_stat stat, u64 n);
 	void (*drop)(void *ctx, enum svx_err reason);
 };

@@ -1,6 +1,5 @@
 #include "engine/worker.h"
 
-#include "router/forward.h"
 
 #include <svxlat/csum.h>
 #include <svxlat/reg.h>
@@ -30,7 +29,7 @@ Worker::Worker(unsigned index, unsigned count, const SettingsHolder& settings,
       flows_(index, count, limits,
              settings.get()->host ? settings.get()->host->flow_port_low : 20000,
              settings.get()->host ? settings.get()->host->flow_port_high : 59999),
-      arena_(kOutputArena), out_pkts_(kMaxOutputPackets), scratch_(65536 + 128) {
+      arena_(kOutputArena), out_pkts_(kMaxOutputPackets) {
     svx_emit_init(&emit_, arena_.data(), static_cast<std::uint32_t>(arena_.size()),
                   out_pkts_.data(), kMaxOutputPackets);
     refresh_settings();
@@ -66,6 +65,7 @@ void Worker::refresh_settings() {
     if (const auto& rt = settings_->router) {
         roles_.router = true;
         std::memcpy(roles_.router_addr, rt->address.data(), 4);
+        roles_.router_id = rt->router_id;
     }
 }
 
@@ -169,9 +169,24 @@ const svx_engine_ops Worker::kOps = {
         std::memcpy(target, xlt.router->data(), 4);
         return true;
     },
-    .router_packet = [](void* ctx, const std::uint8_t* pkt, std::size_t len,
-                        const svx_pkt_view* pv, bool verify_csum, svx_emit*) {
-        worker_of(ctx).router_packet(std::span(pkt, len), *pv, verify_csum);
+    .router_register = [](void* ctx, const svx_reg_datagram* d) {
+        Worker& w = worker_of(ctx);
+        auto outcome = w.settings_->router->services->apply_registration(
+            d->msg, addr_at(d->saddr), router::Clock::now());
+        w.counters_.add(outcome == router::RegistrationOutcome::refused_default ||
+                                outcome == router::RegistrationOutcome::table_full
+                            ? Event::registrations_refused
+                            : Event::registrations);
+    },
+    .router_resolve = [](void* ctx, const svx_sid* service, std::uint8_t* target) {
+        Worker& w = worker_of(ctx);
+        auto res = w.settings_->router->services->resolve(
+            *service, router::Clock::now(),
+            static_cast<std::uint64_t>(w.random_.next_u32()) << 32 | w.random_.next_u32());
+        if (!res.ok())
+            return false;
+        std::memcpy(target, res.target.data(), 4);
+        return true;
     },
     .count = [](void* ctx, svx_stat stat, std::uint64_t n) {
         worker_of(ctx).counters_.add(static_cast<Event>(stat), n);
@@ -196,62 +211,6 @@ FlowEntry* Worker::admit_flow() {
     if (admit == FlowTable::AdmitResult::evicted_embryonic)
         counters_.add(Event::embryonic_evicted);
     return entry;
-}
-
-void Worker::router_packet(std::span<const std::uint8_t> pkt, const svx_pkt_view& pv,
-                           bool verify_csum) {
-    // A partial transport checksum (a local sender or a veth peer that left
-    // it to offload) cannot be verified; forwarding recomputes it anyway.
-    const unsigned l4_verify = verify_csum ? SVX_PKT_VERIFY_L4_CSUM : 0u;
-    const auto& rt = *settings_->router;
-    const std::uint8_t* sal = pkt.data() + pv.sal_off;
-    // Registrations: unconnected datagrams to the router's service ID.
-    if (!pv.sal.ctrl_off && pv.sal.protocol == SVX_IPPROTO_UDP && pv.sal.n_service == 2 &&
-        std::memcmp(svx_sal_service(sal, &pv.sal, 0), rt.router_id.b, SVX_SID_LEN) == 0) {
-        svx_reg_datagram d{};
-        auto err = svx_reg_datagram_parse(pkt.data(), pkt.size(), l4_verify, &d);
-        if (err != SVX_OK) {
-            counters_.drop(err);
-            return;
-        }
-        auto outcome =
-            rt.services->apply_registration(d.msg, addr_at(d.saddr), router::Clock::now());
-        counters_.add(outcome == router::RegistrationOutcome::refused_default ||
-                              outcome == router::RegistrationOutcome::table_full
-                          ? Event::registrations_refused
-                          : Event::registrations);
-        return;
-    }
-    svx_pkt_view v{};
-    svx_sid service{};
-    router::ForwardOptions options;
-    options.parse_opts = (router::kForwardParseOpts & ~SVX_PKT_VERIFY_L4_CSUM) | l4_verify;
-    auto inspected = router::inspect_packet(pkt, options, v, service);
-    if (!inspected.ok()) {
-        counters_.drop(inspected.drop == router::ForwardDrop::core ? inspected.err
-                                                                    : SVX_E_NO_ROUTE);
-        return;
-    }
-    auto res = rt.services->resolve(service, router::Clock::now(),
-                                    static_cast<std::uint64_t>(random_.next_u32()) << 32 |
-                                        random_.next_u32());
-    if (!res.ok()) {
-        counters_.drop(SVX_E_NO_ROUTE); // unanswered, as the reference (section 6.7)
-        return;
-    }
-    std::memcpy(scratch_.data(), pkt.data(), pkt.size());
-    auto fwd = router::forward_inspected(std::span<std::uint8_t>(scratch_), v, res.target);
-    if (!fwd.ok()) {
-        counters_.drop(fwd.drop == router::ForwardDrop::core          ? fwd.err
-                       : fwd.drop == router::ForwardDrop::ttl_expired ? SVX_E_TTL
-                                                                      : SVX_E_INVAL);
-        return;
-    }
-    if (std::uint8_t* out = svx_emit_alloc(&emit_, static_cast<std::uint32_t>(fwd.len))) {
-        std::memcpy(out, scratch_.data(), fwd.len);
-        svx_emit_commit(&emit_, static_cast<std::uint32_t>(fwd.len));
-        counters_.add(Event::router_forwarded);
-    }
 }
 
 void Worker::tick(std::uint64_t now_ms) {

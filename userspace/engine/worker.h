@@ -178,8 +178,6 @@ private:
     // The shared dispatcher's callbacks (svx_engine_ops), ctx = this.
     static const svx_engine_ops kOps;
     static FlowEntry* entry_of(svx_flow* flow);
-    void router_packet(std::span<const std::uint8_t> pkt, const svx_pkt_view& pv,
-                       bool verify_csum);
     // A table entry for a new flow (evicting the oldest half-open one when
     // the embryonic limit is reached), or nullptr when the table is full.
     FlowEntry* admit_flow();
@@ -199,7 +197,6 @@ private:
     std::vector<std::uint8_t> arena_;
     std::vector<svx_emit_pkt> out_pkts_;
     svx_emit emit_{};
-    std::vector<std::uint8_t> scratch_; // router forwarding copy
 };
 
 } // namespace svxlat::engine

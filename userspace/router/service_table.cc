@@ -56,10 +56,26 @@ std::string_view to_string(RegistrationOutcome outcome) {
 namespace {
 
 
-// floor(random * total / 2^64): a uniform point in [0, total).
-std::uint64_t scale(std::uint64_t random, std::uint64_t total) {
-    __extension__ using u128 = unsigned __int128;
-    return static_cast<std::uint64_t>((static_cast<u128>(random) * total) >> 64);
+// steady_clock nanoseconds as svx_route_target.expires (0 means never).
+std::uint64_t expires_at(TimePoint t) {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+    return ns < 1 ? 1 : static_cast<std::uint64_t>(ns);
+}
+
+std::uint64_t now_ns(TimePoint now) {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+    return ns < 0 ? 0 : static_cast<std::uint64_t>(ns);
+}
+
+TimePoint time_of(std::uint64_t expires) {
+    return TimePoint(std::chrono::duration_cast<Clock::duration>(
+        std::chrono::nanoseconds(static_cast<std::int64_t>(expires))));
+}
+
+Ipv4Address address_of(const svx_route_target& t) {
+    Ipv4Address a;
+    std::memcpy(a.data(), t.addr, a.size());
+    return a;
 }
 
 bool is_default_id(const svx_sid& id) {
@@ -121,11 +137,35 @@ void ServiceTable::erase_entry(const Key& key, unsigned bits) {
         std::erase(lengths_, bits);
 }
 
-ServiceTable::Target* ServiceTable::find_target(Entry& entry, const Ipv4Address& address) {
-    for (Target& t : entry.targets)
-        if (t.address == address)
-            return &t;
-    return nullptr;
+std::ptrdiff_t ServiceTable::find_target(const Entry& entry, const Ipv4Address& address) {
+    for (std::size_t i = 0; i < entry.targets.size(); ++i)
+        if (std::memcmp(entry.targets[i].addr, address.data(), address.size()) == 0)
+            return static_cast<std::ptrdiff_t>(i);
+    return -1;
+}
+
+bool ServiceTable::add_target(Entry& entry, const Ipv4Address& address, TargetOrigin origin,
+                              TimePoint now) {
+    if (entry.targets.size() >= options_.max_targets_per_entry || targets_ >= max_targets_)
+        return false;
+    svx_route_target& t = entry.targets.emplace_back();
+    std::memcpy(t.addr, address.data(), address.size());
+    TargetMeta& m = entry.meta.emplace_back();
+    m.origin = origin;
+    m.added = now;
+    ++targets_;
+    return true;
+}
+
+void ServiceTable::erase_target(Entry& entry, std::size_t index) {
+    entry.targets.erase(entry.targets.begin() + static_cast<std::ptrdiff_t>(index));
+    entry.meta.erase(entry.meta.begin() + static_cast<std::ptrdiff_t>(index));
+    --targets_;
+}
+
+void ServiceTable::limit_total_targets(std::size_t max_targets) {
+    std::unique_lock lock(mutex_);
+    max_targets_ = max_targets;
 }
 
 bool ServiceTable::add_static(const svx_sid& id, unsigned bits, const Ipv4Address& address,
@@ -137,19 +177,21 @@ bool ServiceTable::add_static(const svx_sid& id, unsigned bits, const Ipv4Addres
     Entry* entry = find_or_create(key, bits, now);
     if (!entry)
         return false;
-    Target* t = find_target(*entry, address);
-    if (!t) {
-        if (entry->targets.size() >= options_.max_targets_per_entry)
+    std::ptrdiff_t i = find_target(*entry, address);
+    if (i < 0) {
+        if (!add_target(*entry, address, TargetOrigin::static_config, now)) {
+            if (entry->targets.empty())
+                erase_entry(key, bits);
             return false;
-        t = &entry->targets.emplace_back();
-        t->address = address;
-        t->added = now;
-        ++targets_;
+        }
+        i = static_cast<std::ptrdiff_t>(entry->targets.size() - 1);
     }
-    t->priority = priority;
-    t->weight = weight == 0 ? 1 : weight;
-    t->origin = TargetOrigin::static_config;
-    t->expiry.reset();
+    svx_route_target& t = entry->targets[static_cast<std::size_t>(i)];
+    t.priority = priority;
+    t.weight = weight == 0 ? 1 : weight;
+    t.expires = 0;
+    entry->meta[static_cast<std::size_t>(i)].origin = TargetOrigin::static_config;
+    changed();
     return true;
 }
 
@@ -161,11 +203,14 @@ bool ServiceTable::remove_target(const svx_sid& id, unsigned bits, const Ipv4Add
     Entry* entry = find_exact(key, bits);
     if (!entry)
         return false;
-    auto n = std::erase_if(entry->targets, [&](const Target& t) { return t.address == address; });
-    targets_ -= n;
+    std::ptrdiff_t i = find_target(*entry, address);
+    if (i < 0)
+        return false;
+    erase_target(*entry, static_cast<std::size_t>(i));
     if (entry->targets.empty())
         erase_entry(key, bits);
-    return n != 0;
+    changed();
+    return true;
 }
 
 RegistrationOutcome ServiceTable::apply_registration(const svx_reg_msg& msg,
@@ -181,60 +226,61 @@ RegistrationOutcome ServiceTable::apply_registration(const svx_reg_msg& msg,
     std::unique_lock lock(mutex_);
     if (msg.type == SVX_CTRLMSG_UNREGISTER) {
         Entry* entry = find_exact(key, bits);
-        Target* t = entry ? find_target(*entry, source) : nullptr;
-        if (!t)
+        std::ptrdiff_t i = entry ? find_target(*entry, source) : -1;
+        if (i < 0)
             return RegistrationOutcome::not_found;
-        if (t->origin == TargetOrigin::static_config)
+        if (entry->meta[static_cast<std::size_t>(i)].origin == TargetOrigin::static_config)
             return RegistrationOutcome::static_kept;
-        std::erase_if(entry->targets, [&](const Target& x) { return x.address == source; });
-        --targets_;
+        erase_target(*entry, static_cast<std::size_t>(i));
         if (entry->targets.empty())
             erase_entry(key, bits);
+        changed();
         return RegistrationOutcome::removed;
     }
 
     Entry* entry = find_or_create(key, bits, now);
     if (!entry)
         return RegistrationOutcome::table_full;
-    Target* current = find_target(*entry, source);
-    if (current && current->origin == TargetOrigin::static_config)
+    std::ptrdiff_t current = find_target(*entry, source);
+    if (current >= 0 &&
+        entry->meta[static_cast<std::size_t>(current)].origin == TargetOrigin::static_config)
         return RegistrationOutcome::static_kept;
 
     if (msg.flags & SVX_CTRLMSG_REG_FLAG_REREGISTER) {
         Ipv4Address old;
         std::memcpy(old.data(), msg.addr, old.size());
-        Target* prev = old == source ? nullptr : find_target(*entry, old);
-        if (prev && prev->origin == TargetOrigin::registration) {
-            if (current) {
+        std::ptrdiff_t prev = old == source ? -1 : find_target(*entry, old);
+        if (prev >= 0 &&
+            entry->meta[static_cast<std::size_t>(prev)].origin == TargetOrigin::registration) {
+            if (current >= 0) {
                 // Both addresses are registered: keep the one at source.
-                std::erase_if(entry->targets, [&](const Target& x) { return x.address == old; });
-                --targets_;
+                erase_target(*entry, static_cast<std::size_t>(prev));
                 current = find_target(*entry, source);
-                current->expiry = deadline;
+                entry->targets[static_cast<std::size_t>(current)].expires = expires_at(deadline);
             } else {
-                prev->address = source;
-                prev->expiry = deadline;
+                svx_route_target& t = entry->targets[static_cast<std::size_t>(prev)];
+                std::memcpy(t.addr, source.data(), source.size());
+                t.expires = expires_at(deadline);
             }
+            changed();
             return RegistrationOutcome::moved;
         }
     }
-    if (current) {
-        current->expiry = deadline;
+    if (current >= 0) {
+        // A refresh: what resolve() returns is unchanged (no generation bump).
+        entry->targets[static_cast<std::size_t>(current)].expires = expires_at(deadline);
         return RegistrationOutcome::refreshed;
     }
-    if (entry->targets.size() >= options_.max_targets_per_entry) {
+    if (!add_target(*entry, source, TargetOrigin::registration, now)) {
         if (entry->targets.empty())
             erase_entry(key, bits);
         return RegistrationOutcome::table_full;
     }
-    Target& t = entry->targets.emplace_back();
-    t.address = source;
+    svx_route_target& t = entry->targets.back();
     t.priority = kRegistrationPriority;
     t.weight = kRegistrationWeight;
-    t.origin = TargetOrigin::registration;
-    t.expiry = deadline;
-    t.added = now;
-    ++targets_;
+    t.expires = expires_at(deadline);
+    changed();
     return RegistrationOutcome::added;
 }
 
@@ -255,48 +301,36 @@ ResolveResult ServiceTable::resolve(const svx_sid& id, TimePoint now, std::uint6
         // The longest match decides, even without a live target (section 11.2).
         result.matched_bits = bits;
         result.status = ResolveResult::Status::no_live_target;
-        const auto& targets = it->second.targets;
-        bool any = false;
-        std::uint32_t top = 0;
-        for (const Target& t : targets) {
-            if (t.live(now) && (!any || t.priority > top)) {
-                top = t.priority;
-                any = true;
-            }
-        }
-        if (!any)
+        const Entry& entry = it->second;
+        int i = svx_route_pick(entry.targets.data(), static_cast<std::uint32_t>(entry.targets.size()),
+                               now_ns(now), random);
+        if (i < 0)
             return result;
-        std::uint64_t total = 0;
-        for (const Target& t : targets)
-            if (t.live(now) && t.priority == top)
-                total += t.weight;
-        std::uint64_t point = scale(random, total);
-        for (const Target& t : targets) {
-            if (!t.live(now) || t.priority != top)
-                continue;
-            if (point < t.weight) {
-                t.chosen.value.fetch_add(1, std::memory_order_relaxed);
-                result.status = ResolveResult::Status::ok;
-                result.target = t.address;
-                return result;
-            }
-            point -= t.weight;
-        }
-        return result; // not reached: point < total
+        const auto index = static_cast<std::size_t>(i);
+        entry.meta[index].chosen.value.fetch_add(1, std::memory_order_relaxed);
+        result.status = ResolveResult::Status::ok;
+        result.target = address_of(entry.targets[index]);
+        return result;
     }
     return result;
 }
 
 std::size_t ServiceTable::expire(TimePoint now) {
+    const std::uint64_t now_at = now_ns(now);
     std::unique_lock lock(mutex_);
     std::size_t removed = 0;
     for (unsigned bits : std::vector<unsigned>(lengths_)) {
         Map& map = by_length_[bits];
         for (auto it = map.begin(); it != map.end();) {
-            auto n = std::erase_if(it->second.targets,
-                                   [&](const Target& t) { return t.expiry && *t.expiry <= now; });
-            removed += n;
-            if (it->second.targets.empty()) {
+            Entry& entry = it->second;
+            for (std::size_t i = entry.targets.size(); i-- > 0;) {
+                const std::uint64_t expires = entry.targets[i].expires;
+                if (expires != 0 && expires <= now_at) {
+                    erase_target(entry, i);
+                    ++removed;
+                }
+            }
+            if (entry.targets.empty()) {
                 it = map.erase(it);
                 --entries_;
             } else {
@@ -306,7 +340,8 @@ std::size_t ServiceTable::expire(TimePoint now) {
         if (map.empty())
             std::erase(lengths_, bits);
     }
-    targets_ -= removed;
+    if (removed)
+        changed();
     return removed;
 }
 
@@ -322,16 +357,18 @@ std::vector<EntryInfo> ServiceTable::snapshot(TimePoint now) const {
                 e.bits = bits;
                 e.age = now - entry.created;
                 e.targets.reserve(entry.targets.size());
-                for (const Target& t : entry.targets) {
+                for (std::size_t i = 0; i < entry.targets.size(); ++i) {
+                    const svx_route_target& t = entry.targets[i];
+                    const TargetMeta& m = entry.meta[i];
                     TargetInfo& ti = e.targets.emplace_back();
-                    ti.address = t.address;
+                    ti.address = address_of(t);
                     ti.priority = t.priority;
                     ti.weight = t.weight;
-                    ti.origin = t.origin;
-                    ti.age = now - t.added;
-                    if (t.expiry)
-                        ti.remaining = *t.expiry - now;
-                    ti.chosen = t.chosen.value.load(std::memory_order_relaxed);
+                    ti.origin = m.origin;
+                    ti.age = now - m.added;
+                    if (t.expires)
+                        ti.remaining = time_of(t.expires) - now;
+                    ti.chosen = m.chosen.value.load(std::memory_order_relaxed);
                 }
             }
         }
@@ -347,6 +384,34 @@ std::vector<EntryInfo> ServiceTable::snapshot(TimePoint now) const {
             return a.bits > b.bits;
         return svx_sid_cmp(&a.prefix, &b.prefix) < 0;
     });
+    return out;
+}
+
+ServiceTable::Routes ServiceTable::routes() const {
+    Routes out;
+    std::shared_lock lock(mutex_);
+    out.entries.reserve(entries_);
+    out.targets.reserve(targets_);
+    for (unsigned bits : lengths_) {
+        for (const auto& [key, entry] : by_length_[bits]) {
+            svx_route_entry& e = out.entries.emplace_back();
+            std::memcpy(e.prefix.b, key.b.data(), SVX_SID_LEN);
+            e.bits = static_cast<std::uint16_t>(bits);
+            e.first = static_cast<std::uint32_t>(out.targets.size());
+            e.n_targets = static_cast<std::uint32_t>(entry.targets.size());
+            for (const svx_route_target& t : entry.targets) {
+                svx_route_target& k = out.targets.emplace_back(t);
+                k.expires = 0;
+            }
+        }
+    }
+    lock.unlock();
+    // lengths_ descend; within one length, order by ID (the targets stay
+    // where they are: entries point at them).
+    std::sort(out.entries.begin(), out.entries.end(),
+              [](const svx_route_entry& a, const svx_route_entry& b) {
+                  return svx_route_entry_cmp(&a, &b) < 0;
+              });
     return out;
 }
 

@@ -25,6 +25,7 @@
 #define SVXLAT_ROUTER_SERVICE_TABLE_H
 
 #include <svxlat/reg.h>
+#include <svxlat/route.h>
 #include <svxlat/sid.h>
 
 #include <array>
@@ -163,6 +164,25 @@ public:
 
     std::size_t entry_count() const;
     std::size_t target_count() const;
+
+    // Bumped by every change of what resolve() can return: a target added,
+    // removed, moved or reweighted, an expiry; not by a refresh. svxlatd
+    // pushes the table to svxlat.ko when it moves (routes()).
+    std::uint64_t generation() const { return generation_.load(std::memory_order_relaxed); }
+
+    // The whole table as the kernel module's immutable table takes it
+    // (svx_route_table order, every stored target with expires 0): call
+    // expire() first, the module does not expire targets itself.
+    struct Routes {
+        std::vector<svx_route_entry> entries;
+        std::vector<svx_route_target> targets;
+    };
+    Routes routes() const;
+
+    // A cap on targets over all entries (besides Options), for a table the
+    // kernel module mirrors: registrations beyond it are refused (table_full).
+    void limit_total_targets(std::size_t max_targets);
+
     const Options& options() const { return options_; }
 
 private:
@@ -184,20 +204,19 @@ private:
             return *this;
         }
     };
-    struct Target {
-        Ipv4Address address{};
-        std::uint32_t priority = 0;
-        std::uint32_t weight = 1;
+    // What a target is beyond what svx_route_pick() reads.
+    struct TargetMeta {
         TargetOrigin origin = TargetOrigin::static_config;
-        std::optional<TimePoint> expiry;
         TimePoint added{};
         Counter chosen;
-
-        bool live(TimePoint now) const { return !expiry || now < *expiry; }
     };
+    // targets[i] and meta[i] describe one target: svx_route_pick() reads
+    // the first array as it is. expires is steady_clock nanoseconds, 0 for
+    // a static target.
     struct Entry {
         TimePoint created{};
-        std::vector<Target> targets;
+        std::vector<svx_route_target> targets;
+        std::vector<TargetMeta> meta;
     };
     using Map = std::unordered_map<Key, Entry, KeyHash>;
 
@@ -206,7 +225,13 @@ private:
     // Creates the entry when absent; nullptr when max_entries is reached.
     Entry* find_or_create(const Key& key, unsigned bits, TimePoint now);
     void erase_entry(const Key& key, unsigned bits);
-    Target* find_target(Entry& entry, const Ipv4Address& address);
+    // Index of address among entry's targets, or -1.
+    static std::ptrdiff_t find_target(const Entry& entry, const Ipv4Address& address);
+    // Appends a target; false when the entry is at max_targets_per_entry.
+    bool add_target(Entry& entry, const Ipv4Address& address, TargetOrigin origin,
+                    TimePoint now);
+    void erase_target(Entry& entry, std::size_t index);
+    void changed() { generation_.fetch_add(1, std::memory_order_relaxed); }
 
     Options options_;
     mutable std::shared_mutex mutex_;
@@ -214,6 +239,8 @@ private:
     std::vector<unsigned> lengths_; // lengths with entries, descending
     std::size_t entries_ = 0;
     std::size_t targets_ = 0;
+    std::size_t max_targets_ = SIZE_MAX;
+    std::atomic<std::uint64_t> generation_{0};
 };
 
 } // namespace svxlat::router

@@ -6,6 +6,7 @@
  */
 #include "../engine.h"
 #include "../csum.h"
+#include "../route.h"
 #include "../tcp.h"
 
 #define SVX_IPPROTO_ICMP 1
@@ -275,6 +276,59 @@ static enum svx_verdict svx_host_sal_syn(const struct svx_engine_call *c,
 	return SVX_VERDICT_CONSUMED;
 }
 
+/*
+ * SAL to the service router's address that no flow of ours owns: a
+ * registration, or a packet to resolve by service ID and forward (section
+ * 12). The router verifies the IP checksum too (a forwarded packet keeps
+ * its header) and needs the whole packet: the forwarded copy is emitted.
+ */
+static enum svx_verdict svx_router(const struct svx_engine_call *c,
+				   const struct svx_pkt_view *pv)
+{
+	unsigned int verify = c->verify_csum ? SVX_PKT_VERIFY_L4_CSUM : 0;
+	struct svx_reg_datagram reg;
+	struct svx_pkt_view v;
+	struct svx_sid service;
+	const u8 *sid;
+	enum svx_err err;
+	u8 target[4], *p;
+	u32 cap;
+	int len;
+
+	if (svx_router_is_registration(c->pkt, pv, &c->roles->router_id)) {
+		if (!c->ops->router_register)
+			return svx_pass(c);
+		err = svx_reg_datagram_parse(c->pkt, c->len, verify, &reg);
+		if (err != SVX_OK)
+			return svx_consume_drop(c, err);
+		c->ops->router_register(c->ctx, &reg);
+		return SVX_VERDICT_CONSUMED;
+	}
+	if (c->out->plan_input && c->out->plan_readable < c->len)
+		return svx_consume_drop(c, SVX_E_NOSPACE);	/* only headers were copied */
+	err = svx_pkt_parse(c->pkt, c->len, SVX_PKT_VERIFY_IP_CSUM | verify, &v);
+	if (err != SVX_OK)
+		return svx_consume_drop(c, err);
+	sid = svx_sal_service(c->pkt + v.sal_off, &v.sal, 0);
+	if (!sid)
+		return svx_consume_drop(c, SVX_E_NO_ROUTE);
+	memcpy(service.b, sid, SVX_SID_LEN);
+	/* No route: unanswered, as the reference (section 6.7). */
+	if (!c->ops->router_resolve(c->ctx, &service, target))
+		return svx_consume_drop(c, SVX_E_NO_ROUTE);
+	cap = (u32)v.ip_len + SVX_EXT_SOURCE_LEN(2);
+	p = svx_emit_alloc(c->out, cap);
+	if (!p)
+		return SVX_VERDICT_CONSUMED;	/* counted as an emit overflow */
+	memcpy(p, c->pkt, v.ip_len);
+	len = svx_router_forward(p, cap, &v, target);
+	if (len < 0)	/* nothing committed: the arena space is reused */
+		return svx_consume_drop(c, (enum svx_err)-len);
+	svx_emit_commit(c->out, (u32)len);
+	c->ops->count(c->ctx, SVX_ST_ROUTER_FORWARDED, 1);
+	return SVX_VERDICT_CONSUMED;
+}
+
 static enum svx_verdict svx_on_sal(const struct svx_engine_call *c)
 {
 	const struct svx_engine_roles *roles = c->roles;
@@ -312,10 +366,8 @@ static enum svx_verdict svx_on_sal(const struct svx_engine_call *c)
 		if (f)
 			c->ops->done(c->ctx, f);
 	}
-	if (roles->router && svx_same_addr(daddr, roles->router_addr) && c->ops->router_packet) {
-		c->ops->router_packet(c->ctx, c->pkt, c->len, &pv, c->verify_csum, c->out);
-		return SVX_VERDICT_CONSUMED;
-	}
+	if (roles->router && svx_same_addr(daddr, roles->router_addr))
+		return svx_router(c, &pv);
 	/* No flow and no service here: a passive RST, except for SYNs, which the
 	 * reference leaves unanswered (section 6.7).
 	 */
