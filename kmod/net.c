@@ -188,6 +188,11 @@ static bool svx_op_xlt_sal_dst(void *ctx, const struct svx_sid *service, u8 *tar
 	return true;
 }
 
+static bool svx_op_router_resolve(void *ctx, const struct svx_sid *service, u8 *target)
+{
+	return svx_routes_resolve(svx_ctx(ctx)->sn, service, target);
+}
+
 static void svx_op_count(void *ctx, enum svx_stat stat, u64 n)
 {
 	svx_count(svx_ctx(ctx)->sn, stat, n);
@@ -212,7 +217,8 @@ static const struct svx_engine_ops svx_kops = {
 	.random = svx_op_random,
 	.xlt_row = svx_op_xlt_row,
 	.xlt_sal_dst = svx_op_xlt_sal_dst,
-	.router_packet = NULL,	/* the service router stays in user space */
+	.router_register = NULL,	/* registrations pass to svxlatd (NFQUEUE) */
+	.router_resolve = svx_op_router_resolve,
 	.count = svx_op_count,
 	.drop = svx_op_drop,
 };
@@ -516,6 +522,7 @@ void svx_net_unconfigure(struct svx_net *sn)
 	cfg = rcu_dereference_protected(sn->cfg, lockdep_is_held(&sn->cfg_mutex));
 	if (!cfg) {
 		mutex_unlock(&sn->cfg_mutex);
+		svx_routes_replace(sn, NULL);
 		return;
 	}
 	svx_net_stop_locked(sn);
@@ -538,6 +545,7 @@ void svx_net_unconfigure(struct svx_net *sn)
 	mutex_unlock(&sn->cfg_mutex);
 	synchronize_rcu();
 	svx_kcfg_free(cfg);
+	svx_routes_replace(sn, NULL);
 }
 
 /* ---------------------------------------------------------- namespaces */
@@ -604,6 +612,8 @@ static void __net_exit svx_net_exit(struct net *net)
 	svx_flows_destroy(sn);
 	svx_kcfg_free(rcu_dereference_protected(sn->cfg, true));
 	RCU_INIT_POINTER(sn->cfg, NULL);
+	svx_routes_free(rcu_dereference_protected(sn->routes, true));
+	RCU_INIT_POINTER(sn->routes, NULL);
 	kfree(sn->work_pkts);
 	kvfree(sn->work_arena);
 	free_percpu(sn->stats);

@@ -47,6 +47,18 @@ static const struct nla_policy svx_nl_policy[SVX_NLA_MAX + 1] = {
 	[SVX_NLA_SVC_BITS] = NLA_POLICY_MAX(NLA_U16, 256),
 	[SVX_NLA_SVC_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
 	[SVX_NLA_ROW_LOCAL_ONLY] = NLA_POLICY_MAX(NLA_U8, 1),
+	[SVX_NLA_ROUTER_ADDR] = NLA_POLICY_EXACT_LEN(4),
+	[SVX_NLA_ROUTER_ID] = NLA_POLICY_EXACT_LEN(SVX_SID_LEN),
+	[SVX_NLA_ROUTES_GEN] = { .type = NLA_U64 },
+	[SVX_NLA_ROUTE_COUNT] = { .type = NLA_REJECT },
+	[SVX_NLA_ROUTE] = { .type = NLA_NESTED },
+	[SVX_NLA_ROUTE_PREFIX] = NLA_POLICY_EXACT_LEN(SVX_SID_LEN),
+	[SVX_NLA_ROUTE_BITS] = NLA_POLICY_MAX(NLA_U16, 256),
+	[SVX_NLA_ROUTE_TARGET] = { .type = NLA_NESTED },
+	[SVX_NLA_TGT_ADDR] = NLA_POLICY_EXACT_LEN(4),
+	[SVX_NLA_TGT_PRIORITY] = { .type = NLA_U32 },
+	[SVX_NLA_TGT_WEIGHT] = NLA_POLICY_MIN(NLA_U32, 1),
+	[SVX_NLA_TGT_CHOSEN] = { .type = NLA_REJECT },
 };
 
 /* Counts a refused request; the handler has set the extack message. */
@@ -91,6 +103,7 @@ static int svx_nl_get_info(struct sk_buff *skb, struct genl_info *info)
 {
 	struct svx_net *sn = svx_net_get(genl_info_net(info));
 	struct nlattr *tb[SVX_NLA_MAX + 1];
+	const struct svx_kroutes *routes;
 	const struct svx_kcfg *cfg;
 	struct sk_buff *msg;
 	void *hdr;
@@ -112,6 +125,13 @@ static int svx_nl_get_info(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_u8(msg, SVX_NLA_CONFIGURED, cfg ? 1 : 0) ||
 	    nla_put_u32(msg, SVX_NLA_FLOW_COUNT, svx_flows_count(sn)) ||
 	    nla_put_u64_64bit(msg, SVX_NLA_CONFIG_GEN, cfg ? cfg->generation : 0, SVX_NLA_UNSPEC)) {
+		rcu_read_unlock();
+		goto nospace;
+	}
+	routes = rcu_dereference(sn->routes);
+	if (nla_put_u32(msg, SVX_NLA_ROUTE_COUNT, routes ? routes->table.n_entries : 0) ||
+	    (routes && routes->has_generation &&
+	     nla_put_u64_64bit(msg, SVX_NLA_ROUTES_GEN, routes->generation, SVX_NLA_UNSPEC))) {
 		rcu_read_unlock();
 		goto nospace;
 	}
@@ -245,8 +265,12 @@ static struct svx_kcfg *svx_nl_build_config(const struct nlmsghdr *nlh, struct n
 			NL_SET_ERR_MSG(extack, "svxlat: a flow engine setting is missing");
 			return NULL;
 		}
-	if (!tb[SVX_NLA_XLT_ADDR] && !tb[SVX_NLA_HOST_ADDR]) {
-		NL_SET_ERR_MSG(extack, "svxlat: neither translator nor host agent configured");
+	if (!tb[SVX_NLA_XLT_ADDR] && !tb[SVX_NLA_HOST_ADDR] && !tb[SVX_NLA_ROUTER_ADDR]) {
+		NL_SET_ERR_MSG(extack, "svxlat: no role configured (translator, host agent, router)");
+		return NULL;
+	}
+	if (!tb[SVX_NLA_ROUTER_ADDR] != !tb[SVX_NLA_ROUTER_ID]) {
+		NL_SET_ERR_MSG(extack, "svxlat: the router needs both its address and its service ID");
 		return NULL;
 	}
 	if (tb[SVX_NLA_HOST_ADDR]) {
@@ -324,6 +348,11 @@ static struct svx_kcfg *svx_nl_build_config(const struct nlmsghdr *nlh, struct n
 		cfg->roles.host_services = cfg->services;
 		cfg->roles.n_host_services = n_services;
 	}
+	if (tb[SVX_NLA_ROUTER_ADDR]) {
+		cfg->roles.router = true;
+		memcpy(cfg->roles.router_addr, nla_data(tb[SVX_NLA_ROUTER_ADDR]), 4);
+		memcpy(cfg->roles.router_id.b, nla_data(tb[SVX_NLA_ROUTER_ID]), SVX_SID_LEN);
+	}
 	*err = 0;
 	return cfg;
 fail:
@@ -350,6 +379,252 @@ static int svx_nl_set_config(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "svxlat: cannot register the netfilter hooks");
 	}
 	return err;
+}
+
+/* ------------------------------------------------------------ routes */
+
+static int svx_route_target_addr_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct svx_route_target *)a)->addr,
+		      ((const struct svx_route_target *)b)->addr, 4);
+}
+
+static int svx_route_entry_sort_cmp(const void *a, const void *b)
+{
+	return svx_route_entry_cmp(a, b);
+}
+
+/* Counts the ROUTEs and their TARGETs of a SET_ROUTES within nl.h's bounds. */
+static int svx_nl_count_routes(const struct nlmsghdr *nlh, u32 *n_routes, u32 *n_targets,
+			       struct netlink_ext_ack *extack)
+{
+	const struct nlattr *a, *t;
+	int rem, trem, err;
+
+	err = svx_nl_count(nlh, SVX_NLA_ROUTE, SVX_NL_MAX_ROUTES, n_routes, extack);
+	if (err)
+		return err;
+	*n_targets = 0;
+	svx_nl_for_each_attr(a, nlh, rem) {
+		u32 n = 0;
+
+		if (nla_type(a) != SVX_NLA_ROUTE)
+			continue;
+		nla_for_each_nested(t, a, trem)
+			if (nla_type(t) == SVX_NLA_ROUTE_TARGET)
+				n++;
+		if (!n || n > SVX_NL_MAX_TARGETS_PER_ROUTE) {
+			NL_SET_ERR_MSG_ATTR(extack, a, "svxlat: a route needs 1..1024 targets");
+			return -EINVAL;
+		}
+		*n_targets += n;
+		if (*n_targets > SVX_NL_MAX_ROUTE_TARGETS) {
+			NL_SET_ERR_MSG_ATTR(extack, a, "svxlat: too many route targets");
+			return -E2BIG;
+		}
+	}
+	return 0;
+}
+
+/* Fills one route's targets from its TARGET nests, sorted by address. */
+static int svx_nl_parse_targets(struct svx_kroutes *r, struct svx_route_entry *e,
+				const struct nlattr *route, struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[SVX_NLA_MAX + 1];
+	const struct nlattr *t;
+	int rem, err;
+	u32 k;
+
+	nla_for_each_nested(t, route, rem) {
+		struct svx_route_target *tgt;
+
+		if (nla_type(t) != SVX_NLA_ROUTE_TARGET)
+			continue;
+		err = nla_parse_nested(tb, SVX_NLA_MAX, t, svx_nl_policy, extack);
+		if (err)
+			return err;
+		if (!tb[SVX_NLA_TGT_ADDR] || !tb[SVX_NLA_TGT_PRIORITY] || !tb[SVX_NLA_TGT_WEIGHT]) {
+			NL_SET_ERR_MSG_ATTR(extack, t,
+					    "svxlat: route target needs address, priority and weight");
+			return -EINVAL;
+		}
+		tgt = &r->targets[e->first + e->n_targets++];
+		memcpy(tgt->addr, nla_data(tb[SVX_NLA_TGT_ADDR]), 4);
+		tgt->priority = nla_get_u32(tb[SVX_NLA_TGT_PRIORITY]);
+		tgt->weight = nla_get_u32(tb[SVX_NLA_TGT_WEIGHT]);
+	}
+	sort(r->targets + e->first, e->n_targets, sizeof(*r->targets), svx_route_target_addr_cmp,
+	     NULL);
+	for (k = 1; k < e->n_targets; k++)
+		if (!svx_route_target_addr_cmp(&r->targets[e->first + k - 1],
+					       &r->targets[e->first + k])) {
+			NL_SET_ERR_MSG_ATTR(extack, route, "svxlat: a route lists one address twice");
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* Builds a table from a validated SET_ROUTES; NULL + *err on refusal. */
+static struct svx_kroutes *svx_nl_build_routes(const struct nlmsghdr *nlh, struct nlattr **top,
+					       struct netlink_ext_ack *extack, int *err)
+{
+	struct nlattr *tb[SVX_NLA_MAX + 1];
+	u32 n_routes, n_targets, i = 0, used = 0;
+	const struct nlattr *a;
+	struct svx_kroutes *r;
+	int rem;
+
+	*err = svx_nl_count_routes(nlh, &n_routes, &n_targets, extack);
+	if (*err)
+		return NULL;
+	r = svx_routes_alloc(n_routes, n_targets);
+	if (!r) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if (top[SVX_NLA_ROUTES_GEN]) {
+		r->generation = nla_get_u64(top[SVX_NLA_ROUTES_GEN]);
+		r->has_generation = true;
+	}
+	svx_nl_for_each_attr(a, nlh, rem) {
+		struct svx_route_entry *e;
+
+		if (nla_type(a) != SVX_NLA_ROUTE)
+			continue;
+		*err = nla_parse_nested(tb, SVX_NLA_MAX, a, svx_nl_policy, extack);
+		if (*err)
+			goto fail;
+		if (!tb[SVX_NLA_ROUTE_PREFIX] || !tb[SVX_NLA_ROUTE_BITS]) {
+			NL_SET_ERR_MSG_ATTR(extack, a, "svxlat: route needs prefix and bits");
+			*err = -EINVAL;
+			goto fail;
+		}
+		e = &r->entries[i++];
+		memcpy(e->prefix.b, nla_data(tb[SVX_NLA_ROUTE_PREFIX]), SVX_SID_LEN);
+		e->bits = nla_get_u16(tb[SVX_NLA_ROUTE_BITS]);
+		e->first = used;
+		*err = svx_nl_parse_targets(r, e, a, extack);
+		if (*err)
+			goto fail;
+		used += e->n_targets;
+	}
+	r->table.n_entries = n_routes;
+	r->table.n_targets = n_targets;
+	sort(r->entries, n_routes, sizeof(*r->entries), svx_route_entry_sort_cmp, NULL);
+	if (svx_route_table_check(&r->table) != SVX_OK) {
+		NL_SET_ERR_MSG(extack,
+			       "svxlat: two routes for one prefix, or a prefix with bits past its length");
+		*err = -EINVAL;
+		goto fail;
+	}
+	*err = 0;
+	return r;
+fail:
+	svx_routes_free(r);
+	return NULL;
+}
+
+static int svx_nl_set_routes(struct sk_buff *skb, struct genl_info *info)
+{
+	struct svx_net *sn = svx_net_get(genl_info_net(info));
+	struct nlattr *tb[SVX_NLA_MAX + 1];
+	struct svx_kroutes *r;
+	int err;
+
+	err = svx_nl_parse(sn, info->nlhdr, tb, info->extack);
+	if (err)
+		return err;
+	r = svx_nl_build_routes(info->nlhdr, tb, info->extack, &err);
+	if (!r)
+		return svx_nl_reject(sn, err);
+	svx_routes_replace(sn, r);
+	return 0;
+}
+
+/* Targets per GET_ROUTES message: a route of 1024 would not fit one. */
+#define SVX_NL_TARGETS_PER_MSG 64
+
+/* A route and its targets [from, from + n) with their counts. */
+static int svx_nl_put_route(struct sk_buff *skb, const struct svx_kroutes *r,
+			    const struct svx_route_entry *e, u32 from, u32 n)
+{
+	struct nlattr *route, *tgt;
+	u32 k;
+
+	route = nla_nest_start(skb, SVX_NLA_ROUTE);
+	if (!route || nla_put(skb, SVX_NLA_ROUTE_PREFIX, SVX_SID_LEN, e->prefix.b) ||
+	    nla_put_u16(skb, SVX_NLA_ROUTE_BITS, e->bits))
+		return -EMSGSIZE;
+	for (k = from; k < from + n; k++) {
+		const struct svx_route_target *t = &r->targets[e->first + k];
+
+		tgt = nla_nest_start(skb, SVX_NLA_ROUTE_TARGET);
+		if (!tgt || nla_put(skb, SVX_NLA_TGT_ADDR, 4, t->addr) ||
+		    nla_put_u32(skb, SVX_NLA_TGT_PRIORITY, t->priority) ||
+		    nla_put_u32(skb, SVX_NLA_TGT_WEIGHT, t->weight) ||
+		    nla_put_u64_64bit(skb, SVX_NLA_TGT_CHOSEN,
+				      (u64)atomic64_read(&r->chosen[e->first + k]), SVX_NLA_UNSPEC))
+			return -EMSGSIZE;
+		nla_nest_end(skb, tgt);
+	}
+	nla_nest_end(skb, route);
+	return 0;
+}
+
+/*
+ * Dump: one message per route, or several for a route of more than
+ * SVX_NL_TARGETS_PER_MSG targets (same prefix and bits, the next targets).
+ * cb->args[0] is the route to send next, cb->args[2] its first unsent
+ * target. A SET_ROUTES between two batches continues in the new table at
+ * the same place.
+ */
+static int svx_nl_get_routes(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct svx_net *sn = svx_net_get(sock_net(skb->sk));
+	struct nlattr *tb[SVX_NLA_MAX + 1];
+	const struct svx_kroutes *r;
+	u32 i = (u32)cb->args[0], from = (u32)cb->args[2], sent = 0;
+	int err;
+
+	if (!cb->args[1]) {	/* first call: check the request once */
+		err = svx_nl_parse(sn, cb->nlh, tb, cb->extack);
+		if (err)
+			return err;
+		cb->args[1] = 1;
+	}
+	rcu_read_lock();
+	r = rcu_dereference(sn->routes);
+	while (r && i < r->table.n_entries) {
+		const struct svx_route_entry *e = &r->entries[i];
+		void *hdr;
+		u32 n;
+
+		if (from >= e->n_targets) {	/* the table changed under the dump */
+			i++;
+			from = 0;
+			continue;
+		}
+		n = min_t(u32, e->n_targets - from, SVX_NL_TARGETS_PER_MSG);
+		hdr = svx_nl_reply_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+				       NLM_F_MULTI, SVX_NL_CMD_GET_ROUTES);
+		if (!hdr)
+			break;
+		if (svx_nl_put_route(skb, r, e, from, n)) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+		sent++;
+		from += n;
+		if (from == e->n_targets) {
+			i++;
+			from = 0;
+		}
+	}
+	rcu_read_unlock();
+	cb->args[0] = i;
+	cb->args[2] = from;
+	return sent ? skb->len : 0;
 }
 
 static int svx_nl_clear_config(struct sk_buff *skb, struct genl_info *info)
@@ -451,6 +726,16 @@ static const struct genl_small_ops svx_nl_ops[] = {
 	{
 		.cmd = SVX_NL_CMD_GET_FLOWS,
 		.dumpit = svx_nl_get_flows,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = SVX_NL_CMD_SET_ROUTES,
+		.doit = svx_nl_set_routes,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = SVX_NL_CMD_GET_ROUTES,
+		.dumpit = svx_nl_get_routes,
 		.flags = GENL_ADMIN_PERM,
 	},
 };

@@ -7,6 +7,7 @@
  *   net.c      per-namespace state, netfilter hooks, the dispatcher's
  *              callbacks, transmission of emitted packets, the timer work
  *   flows.c    the flow table (rhashtables + time-ordered lists)
+ *   routes.c   the service router's table (include/svxlat/route.h)
  *   netlink.c  the generic netlink family (include/svxlat/nl.h)
  *   offload.c  GSO for IP protocol 144
  */
@@ -23,6 +24,7 @@
 
 #include <svxlat/engine.h>
 #include <svxlat/flow.h>
+#include <svxlat/route.h>
 #include <svxlat/stats.h>
 
 #include "compat.h"
@@ -51,6 +53,16 @@ struct svx_kcfg {
 	struct svx_krow *rows;			/* kvmalloc'd */
 	u32 n_services;
 	struct svx_host_service services[];	/* roles.host_services */
+};
+
+/* The service router's table: immutable once published (RCU). */
+struct svx_kroutes {
+	u64 generation;
+	bool has_generation;
+	struct svx_route_table table;	/* points at the arrays below */
+	struct svx_route_entry *entries;
+	struct svx_route_target *targets;
+	atomic64_t *chosen;		/* per target: SYNs forwarded to it */
 };
 
 struct svx_tcp_key {
@@ -93,6 +105,7 @@ struct svx_net {
 	struct net *net;
 	struct mutex cfg_mutex;		/* configuration changes, hook registration */
 	struct svx_kcfg __rcu *cfg;
+	struct svx_kroutes __rcu *routes;	/* replaced under cfg_mutex */
 	bool hooks_registered;
 	struct nf_hook_ops hook_ops[2];
 	struct nf_hook_ops gso_fix_ops;	/* every namespace: forwarded SAL GSO */
@@ -164,6 +177,12 @@ bool svx_flows_abort_some(struct svx_net *sn, const struct svx_kcfg *cfg, struct
 u32 svx_flows_count(struct svx_net *sn);
 /* Copies up to max flows starting at index skip (a snapshot for dumps). */
 u32 svx_flows_snapshot(struct svx_net *sn, u32 skip, struct svx_flow *dst, u32 max);
+
+/* routes.c */
+struct svx_kroutes *svx_routes_alloc(u32 n_entries, u32 n_targets);
+void svx_routes_free(struct svx_kroutes *r);
+void svx_routes_replace(struct svx_net *sn, struct svx_kroutes *next);
+bool svx_routes_resolve(struct svx_net *sn, const struct svx_sid *id, u8 *target);
 
 /* netlink.c */
 int svx_netlink_init(void);

@@ -12,6 +12,15 @@
  * SVX_NLA_ROW and SVX_NLA_SERVICE, not wrapped in one list attribute: an
  * attribute cannot exceed 64 KB, a message can (65536 rows are ~4 MB).
  *
+ * The service router's table is replaced as a whole by SVX_NL_CMD_SET_ROUTES
+ * (ROUTE nests in any order, each with 1..SVX_NL_MAX_TARGETS_PER_ROUTE
+ * TARGET nests): validated whole, sorted, swapped in under RCU, so a SYN is
+ * resolved against the old table or the new one. It is kept across
+ * SET_CONFIG and dropped by CLEAR_CONFIG. Targets carry no expiry: svxlatd
+ * expires registrations and pushes the table whenever what it resolves
+ * changes. Per-target "chosen" counts survive a push (same prefix, bits
+ * and address) and are read with the GET_ROUTES dump.
+ *
  * Configuration is replaced as a whole by one SVX_NL_CMD_SET_CONFIG (roles,
  * translator rows, host services, timeouts, limits): the module validates
  * the entire message first and only then swaps it in under RCU, so packets
@@ -40,6 +49,8 @@ enum svx_nl_cmd {
 	SVX_NL_CMD_CLEAR_CONFIG,/* unconfigure this namespace; flows are reset */
 	SVX_NL_CMD_GET_STATS,	/* -> STATS, DROPS */
 	SVX_NL_CMD_GET_FLOWS,	/* dump: one FLOW per message */
+	SVX_NL_CMD_SET_ROUTES,	/* the service router's table; replaces all */
+	SVX_NL_CMD_GET_ROUTES,	/* dump: one ROUTE per message, with TGT_CHOSEN */
 	SVX_NL_CMD__COUNT,
 };
 
@@ -87,6 +98,20 @@ enum svx_nl_attr {
 	SVX_NLA_CONFIG_GEN,	/* u64: the daemon's configuration generation (echoed in GET_INFO) */
 	SVX_NLA_ROW_LOCAL_ONLY,	/* u8, in a ROW: only this host's own connections (LOCAL_OUT) are
 				 * translated; others reach a local listener (the stream relay) */
+	/* SET_CONFIG: service router role (present = role on; both or neither) */
+	SVX_NLA_ROUTER_ADDR,	/* 4 bytes: SAL SYNs to it are resolved and forwarded */
+	SVX_NLA_ROUTER_ID,	/* 32 bytes: registrations to it pass to svxlatd */
+	/* SET_ROUTES / GET_ROUTES; ROUTES_GEN and ROUTE_COUNT also in GET_INFO */
+	SVX_NLA_ROUTES_GEN,	/* u64: the daemon's table generation */
+	SVX_NLA_ROUTE_COUNT,	/* u32: entries in the module's table */
+	SVX_NLA_ROUTE,		/* nest: ROUTE_PREFIX, ROUTE_BITS, ROUTE_TARGET... */
+	SVX_NLA_ROUTE_PREFIX,	/* 32 bytes, masked to ROUTE_BITS */
+	SVX_NLA_ROUTE_BITS,	/* u16, 0..256 */
+	SVX_NLA_ROUTE_TARGET,	/* nest in a ROUTE: TGT_ADDR, TGT_PRIORITY, TGT_WEIGHT */
+	SVX_NLA_TGT_ADDR,	/* 4 bytes, unique within its ROUTE */
+	SVX_NLA_TGT_PRIORITY,	/* u32 */
+	SVX_NLA_TGT_WEIGHT,	/* u32, >= 1 */
+	SVX_NLA_TGT_CHOSEN,	/* u64, GET_ROUTES only: SYNs forwarded to it */
 	SVX_NLA__COUNT,
 };
 #define SVX_NLA_MAX (SVX_NLA__COUNT - 1)
@@ -95,5 +120,8 @@ enum svx_nl_attr {
 #define SVX_NL_MAX_ROWS 65536
 #define SVX_NL_MAX_SERVICES 1024
 #define SVX_NL_MAX_FLOWS (4u << 20)
+#define SVX_NL_MAX_ROUTES 65536
+#define SVX_NL_MAX_ROUTE_TARGETS 262144	/* over all routes */
+#define SVX_NL_MAX_TARGETS_PER_ROUTE 1024
 
 #endif /* SVXLAT_NL_H */

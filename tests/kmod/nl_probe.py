@@ -24,13 +24,16 @@ NLA_F_NESTED = 0x8000
 
 # include/svxlat/nl.h (kept in step by the header's append-only rule)
 MAGIC, VERSION = 0x53564C4B, 1
-(CMD_GET_INFO, CMD_SET_CONFIG, CMD_CLEAR_CONFIG, CMD_GET_STATS, CMD_GET_FLOWS) = range(1, 6)
+(CMD_GET_INFO, CMD_SET_CONFIG, CMD_CLEAR_CONFIG, CMD_GET_STATS, CMD_GET_FLOWS,
+ CMD_SET_ROUTES, CMD_GET_ROUTES) = range(1, 8)
 (A_VERSION, A_FLOW_SIZE, A_CONFIGURED, A_FLOW_COUNT, A_SAL_MTU, A_TCP_MTU, A_TTL,
  A_MAX_RETRANS, A_RTO_INITIAL_MS, A_RTO_MAX_MS, A_TIMEOUTS_MS, A_MAX_FLOWS,
  A_MAX_EMBRYONIC, A_XLT_ADDR, A_XLT_ROUTER, A_XLT_ROWS, A_HOST_ADDR, A_HOST_PORT_LOW,
  A_HOST_PORT_HIGH, A_HOST_SERVICES, A_STATS, A_DROPS, A_FLOW, A_ROW, A_ROW_ADDR,
  A_ROW_PORT, A_ROW_SERVICE, A_ROW_STRIP, A_SERVICE, A_SVC_PREFIX, A_SVC_BITS,
- A_SVC_PORT, A_CONFIG_GEN) = range(1, 34)
+ A_SVC_PORT, A_CONFIG_GEN, A_ROW_LOCAL_ONLY, A_ROUTER_ADDR, A_ROUTER_ID, A_ROUTES_GEN,
+ A_ROUTE_COUNT, A_ROUTE, A_ROUTE_PREFIX, A_ROUTE_BITS, A_ROUTE_TARGET, A_TGT_ADDR,
+ A_TGT_PRIORITY, A_TGT_WEIGHT, A_TGT_CHOSEN) = range(1, 47)
 ST_NL_REJECTED = 18  # enum svx_stat
 
 
@@ -115,6 +118,18 @@ def parse_attrs(buf):
     return out
 
 
+def parse_nested_all(buf):
+    """Like parse_attrs, but every occurrence: {type: [payload, ...]}."""
+    out, off = {}, 0
+    while off + 4 <= len(buf):
+        ln, t = struct.unpack_from("=HH", buf, off)
+        if ln < 4:
+            break
+        out.setdefault(t & 0x3FFF, []).append(buf[off + 4:off + ln])
+        off += (ln + 3) & ~3
+    return out
+
+
 def reply_attrs(body):
     return parse_attrs(body[4 + 8:])  # genlmsghdr + svx_nl_hdr
 
@@ -129,6 +144,39 @@ def flow_settings(max_flows=1024):
 def row(addr, port, sid=b"\x11" * 32, strip=1):
     return nest(A_ROW, attr(A_ROW_ADDR, addr), u16(A_ROW_PORT, port),
                 attr(A_ROW_SERVICE, sid), u8(A_ROW_STRIP, strip))
+
+
+def target(addr, priority=1, weight=1):
+    return nest(A_ROUTE_TARGET, attr(A_TGT_ADDR, addr), u32(A_TGT_PRIORITY, priority),
+                u32(A_TGT_WEIGHT, weight))
+
+
+def route(prefix, bits, *targets):
+    return nest(A_ROUTE, attr(A_ROUTE_PREFIX, prefix), u16(A_ROUTE_BITS, bits), *targets)
+
+
+def sid(n):
+    """A full service ID from a number (last 4 bytes), never all zero."""
+    return b"\x5a" + b"\0" * 27 + struct.pack(">I", n)
+
+
+def ip(n):
+    return bytes([10, 20 + (n >> 16 & 0x3F), n >> 8 & 255, n & 255])
+
+
+def dump_routes(nl):
+    """GET_ROUTES, the chunks of each route joined: {(prefix, bits): {addr: (prio, w, chosen)}}."""
+    err, msgs = nl.request(CMD_GET_ROUTES, dump=True)
+    out = {}
+    for m in msgs:
+        r = parse_nested_all(reply_attrs(m)[A_ROUTE])
+        key = (r[A_ROUTE_PREFIX][0], struct.unpack("=H", r[A_ROUTE_BITS][0])[0])
+        for t in r.get(A_ROUTE_TARGET, []):
+            ta = parse_attrs(t)
+            out.setdefault(key, {})[ta[A_TGT_ADDR]] = (
+                struct.unpack("=I", ta[A_TGT_PRIORITY])[0], struct.unpack("=I", ta[A_TGT_WEIGHT])[0],
+                struct.unpack("=Q", ta[A_TGT_CHOSEN])[0])
+    return err, len(msgs), out
 
 
 XLT = attr(A_XLT_ADDR, bytes([10, 0, 1, 1])) + attr(A_XLT_ROUTER, bytes([10, 0, 2, 1]))
@@ -155,6 +203,78 @@ def expect_refused(nl, what, counted=True, **kw):
     check(err != 0, f"{what}: refused ({errno.errorcode.get(err, err)})")
     if counted:
         check(after == before + 1, f"{what}: nl_rejected {before} -> {after}")
+
+
+def probe_routes(nl):
+    """SET_ROUTES refusals, then a big table set, dumped and replaced."""
+    a, b = bytes([10, 0, 4, 1]), bytes([10, 0, 4, 2])
+    bad = {
+        "route without targets": route(sid(1), 256),
+        "route without bits": nest(A_ROUTE, attr(A_ROUTE_PREFIX, sid(1)), target(a)),
+        "route bits above 256": route(sid(1), 257, target(a)),
+        "prefix with bits past its length": route(b"\xff" * 32, 8, target(a)),
+        "target without weight": route(sid(1), 256, nest(A_ROUTE_TARGET, attr(A_TGT_ADDR, a),
+                                                         u32(A_TGT_PRIORITY, 1))),
+        "target weight 0": route(sid(1), 256, target(a, weight=0)),
+        "target address of 5 bytes": route(sid(1), 256, nest(
+            A_ROUTE_TARGET, attr(A_TGT_ADDR, a + b"\0"), u32(A_TGT_PRIORITY, 1),
+            u32(A_TGT_WEIGHT, 1))),
+        "one address twice in a route": route(sid(1), 256, target(a), target(b), target(a)),
+        "two routes for one prefix": route(sid(1), 256, target(a)) + route(sid(1), 256, target(b)),
+        "a count in a request": route(sid(1), 256, nest(
+            A_ROUTE_TARGET, attr(A_TGT_ADDR, a), u32(A_TGT_PRIORITY, 1), u32(A_TGT_WEIGHT, 1),
+            attr(A_TGT_CHOSEN, struct.pack("=Q", 5)))),
+        "route count attribute in a request": u32(A_ROUTE_COUNT, 1) + route(sid(1), 256, target(a)),
+        "1025 targets in a route": route(sid(1), 256, *(target(ip(i)) for i in range(1025))),
+    }
+    for what, attrs in bad.items():
+        expect_refused(nl, "SET_ROUTES " + what, cmd=CMD_SET_ROUTES, attrs=attrs)
+    err, msgs = nl.request(CMD_GET_INFO)
+    info = reply_attrs(msgs[0])
+    check(struct.unpack("=I", info[A_ROUTE_COUNT])[0] == 0 and A_ROUTES_GEN not in info,
+          "refused route tables left nothing behind")
+
+    # 3000 full IDs with 1..3 targets, 100 /16 prefixes, a default route and
+    # one route of 1024 targets (dumped in several messages).
+    routes, want = [], {}
+    for i in range(3000):
+        ts = [(ip(i * 3 + k), k % 2, k + 1) for k in range(1 + i % 3)]
+        routes.append(route(sid(i), 256, *(target(*t) for t in ts)))
+        want[(sid(i), 256)] = {t[0]: (t[1], t[2], 0) for t in ts}
+    for i in range(100):
+        p = bytes([0x5a, i]) + b"\0" * 30
+        routes.append(route(p, 16, target(ip(20000 + i))))
+        want[(p, 16)] = {ip(20000 + i): (1, 1, 0)}
+    routes.append(route(b"\0" * 32, 0, *(target(ip(30000 + i)) for i in range(1024))))
+    want[(b"\0" * 32, 0)] = {ip(30000 + i): (1, 1, 0) for i in range(1024)}
+    random.Random(3).shuffle(routes)  # any order: the module sorts
+    err, _ = nl.request(CMD_SET_ROUTES, b"".join(routes) + attr(A_ROUTES_GEN, struct.pack("=Q", 41)))
+    check(err == 0, f"SET_ROUTES with {len(routes)} routes accepted ({err})")
+    err, msgs = nl.request(CMD_GET_INFO)
+    info = reply_attrs(msgs[0])
+    check(struct.unpack("=I", info[A_ROUTE_COUNT])[0] == len(routes), "GET_INFO counts the routes")
+    check(struct.unpack("=Q", info[A_ROUTES_GEN])[0] == 41, "GET_INFO echoes the routes generation")
+    err, n_msgs, got = dump_routes(nl)
+    check(err == 0 and got == want,
+          f"GET_ROUTES gives back every route and target ({len(got)} of {len(want)} routes)")
+    check(n_msgs >= len(routes) + 15, f"the 1024-target route came in pieces ({n_msgs} messages)")
+    # Replaced whole: a smaller table leaves nothing of the big one.
+    err, _ = nl.request(CMD_SET_ROUTES, route(sid(7), 256, target(a)) +
+                        attr(A_ROUTES_GEN, struct.pack("=Q", 42)))
+    err, _, got = dump_routes(nl)
+    check(err == 0 and got == {(sid(7), 256): {a: (1, 1, 0)}}, "SET_ROUTES replaces the whole table")
+    # Random bytes in SET_ROUTES: refused or accepted, never a crash.
+    rng = random.Random(5)
+    for _ in range(500):
+        junk = route(bytes(rng.getrandbits(8) for _ in range(32)), rng.randrange(0, 300),
+                     bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 64))))
+        nl.request(CMD_SET_ROUTES, junk)
+    err, msgs = nl.request(CMD_GET_INFO)
+    check(err == 0, "module still answers after 500 random SET_ROUTES")
+    nl.request(CMD_CLEAR_CONFIG)
+    err, msgs = nl.request(CMD_GET_INFO)
+    info = reply_attrs(msgs[0])
+    check(struct.unpack("=I", info[A_ROUTE_COUNT])[0] == 0, "CLEAR_CONFIG drops the routes")
 
 
 def main():
@@ -210,8 +330,14 @@ def main():
                    u16(A_HOST_PORT_LOW, 4000) + u16(A_HOST_PORT_HIGH, 5000) +
                    nest(A_SERVICE, attr(A_SVC_PREFIX, b"\x22" * 32),
                         u16(A_SVC_BITS, 300), u16(A_SVC_PORT, 8080)))
+    expect_refused(nl, "router address without its service ID", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings() + attr(A_ROUTER_ADDR, bytes([10, 0, 2, 1])))
+    expect_refused(nl, "router ID of 31 bytes", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings() + attr(A_ROUTER_ADDR, bytes([10, 0, 2, 1])) +
+                   attr(A_ROUTER_ID, b"\x01" * 31))
     err, msgs = nl.request(CMD_GET_INFO)
     check(reply_attrs(msgs[0]).get(A_CONFIGURED) == b"\0", "refused configs left nothing behind")
+    probe_routes(nl)
 
     # Random bytes after a valid header: refused or accepted, never a crash.
     rng = random.Random(int(os.environ.get("NL_PROBE_SEED", "1")))
@@ -235,6 +361,10 @@ def main():
     err, _ = nl.request(CMD_CLEAR_CONFIG)
     err, msgs = nl.request(CMD_GET_INFO)
     check(reply_attrs(msgs[0]).get(A_CONFIGURED) == b"\0", "unconfigured after CLEAR_CONFIG")
+    err, _ = nl.request(CMD_SET_CONFIG, flow_settings() + attr(A_ROUTER_ADDR, bytes([10, 0, 2, 1])) +
+                        attr(A_ROUTER_ID, b"\x01" * 32))
+    check(err == 0, f"router-only config accepted ({err})")
+    nl.request(CMD_CLEAR_CONFIG)
     print(f"nl_probe: {len(FAILURES)} failure(s)")
     return 1 if FAILURES else 0
 
