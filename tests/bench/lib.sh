@@ -126,7 +126,8 @@ connrate_once() {
 # ---------------------------------------------------------------- svxlatd
 
 # svxlat_configs QUEUES [ROW_SETTINGS]: translator (xlt), service router (sr)
-# and host agent (i1) on SVXLAT_ENGINE (default nfqueue; kernel: svxlat.ko),
+# and host agent (i1) on SVXLAT_ENGINE (default nfqueue; kernel: svxlat.ko;
+# SVXLAT_ROUTER_ENGINE, when set, for the router alone),
 # with the bench's two rows
 # (192.0.2.10:5201 and :7000), each followed by ROW_SETTINGS (for example
 # "mode=relay"). RELAY_WORKERS and RELAY_PIPE, when set, go to [translator].
@@ -155,6 +156,7 @@ ${RELAY_PIPE:+relay-pipe-size = $RELAY_PIPE}
 CONF
     cat >"$TOPO_DIR/sr.conf" <<CONF
 [engine]
+engine = ${SVXLAT_ROUTER_ENGINE:-${SVXLAT_ENGINE:-nfqueue}}
 control-socket = $sock/sr.sock
 log-level = warning
 [router]

@@ -16,12 +16,15 @@
 #   svxlat-q1    svxlatd: translator in xlt, service router in sr, host agent
 #                in i1 (packet mode), one queue per daemon
 #   svxlat-q2    the same with two queues (threads) per daemon
-#   kernel       svxlatd with engine = kernel in xlt and i1: svxlat.ko does
-#                the per-packet work (only where the module is loaded: the
+#   kernel       svxlatd with engine = kernel in xlt, sr and i1: svxlat.ko
+#                does the per-packet work, the service router's SYN
+#                forwarding included (only where the module is loaded: the
 #                kmod phase of run-bench runs this script in a VM)
-#   kernel-direct  the same, but the translator sends its SAL SYNs straight
-#                to the instance (router = 10.0.2.11) instead of through the
-#                user-space service router: what the router hop costs
+#   kernel-urouter  the same, but the service router on NFQUEUE (its SYNs
+#                resolved in user space): what the kernel router saves
+#   kernel-direct  the same as kernel, but the translator sends its SAL SYNs
+#                straight to the instance (router = 10.0.2.11): what the
+#                router hop costs at all
 #
 # BENCH_REPEAT rounds (default 3) go over every path in turn, so that a
 # change in the machine's background load hits all paths alike. Each round
@@ -213,6 +216,11 @@ for round in $(seq 1 "$B_REPEAT"); do
         kernel)
             SVXLAT_ENGINE=kernel svxlat_on 1
             measure kernel
+            svxlat_off "$round"
+            ;;
+        kernel-urouter)
+            SVXLAT_ENGINE=kernel SVXLAT_ROUTER_ENGINE=nfqueue svxlat_on 1
+            measure kernel-urouter
             svxlat_off "$round"
             ;;
         kernel-direct)

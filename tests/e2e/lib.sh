@@ -142,11 +142,12 @@ e2e_pass() {
             e2e_log "   $n steering: $steering"
         done
     fi
-    # E2E_EXPECT_ENGINE=kernel|nfqueue: the translator and host agents must
-    # have run on it (the VM tests of the kernel module set it).
+    # E2E_EXPECT_ENGINE=kernel|nfqueue: the translator, the service router
+    # and the host agents must have run on it (the VM tests of the kernel
+    # module set it).
     if [[ -n ${E2E_EXPECT_ENGINE:-} ]]; then
         local n engine
-        for n in xlt i1 i2; do
+        for n in xlt sr i1 i2; do
             [[ -S $TOPO_DIR/run/$n.sock ]] || continue
             # A daemon the test stopped (failover) has nothing to say.
             engine=$(topo_svxlat "$n" status --json 2>/dev/null |

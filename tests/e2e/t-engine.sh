@@ -2,10 +2,11 @@
 # m) [engine] engine: which packet engine the translator and the host agent
 # run on, and why (svxlat status). Without svxlat.ko: engine = auto falls
 # back to NFQUEUE and says the module is not loaded, engine = nfqueue never
-# looks further, engine = kernel refuses to start naming the setting, and a
-# router-only daemon runs over NFQUEUE whatever the setting. With the module
-# loaded (the VM): auto and kernel run the translator in the kernel with no
-# steering rule of their own. Only the translator and router daemons run.
+# looks further, engine = kernel refuses to start naming the setting; a
+# router-only daemon likewise. With the module loaded (the VM): auto and
+# kernel run the translator in the kernel with no steering rule of its own,
+# and the router in the kernel with its steering kept (registrations go to
+# the daemon). Only the translator and router daemons run.
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 e2e_init engine 60 "$@"
@@ -70,6 +71,14 @@ else
 fi
 e2e_step "translator, engine = nfqueue"
 run_daemon xlt nfqueue nfqueue "engine = nfqueue" some
-e2e_step "router only, engine = kernel: NFQUEUE, whatever the module"
-run_daemon sr kernel nfqueue "no translator or host role" some
+e2e_step "router only, engine = nfqueue"
+run_daemon sr nfqueue nfqueue "engine = nfqueue" some
+if ((loaded)); then
+    # The module forwards the SYNs; registrations still reach the queue.
+    e2e_step "router only, engine = kernel: the kernel engine, router steering kept"
+    run_daemon sr kernel kernel "engine = kernel" some
+else
+    e2e_step "router only, engine = auto: falls back to NFQUEUE"
+    run_daemon sr auto nfqueue "svxlat.ko is not loaded" some
+fi
 e2e_pass

@@ -132,6 +132,7 @@ tcp-options = keep
 CONF
     cat >"$TOPO_DIR/sr.conf" <<CONF
 [engine]
+engine = ${TOPO_ENGINE:-auto}
 backend = ${TOPO_BACKEND:-auto}
 control-socket = $sock/sr.sock
 [router]

@@ -8,11 +8,18 @@
 #include <string>
 
 #include <svxlat/csum.h>
+#include <svxlat/reg.h>
 
 namespace svxlat::test {
 
 svx_sid service_id() {
     return sid_from_text(kServiceText);
+}
+
+svx_sid router_id() {
+    svx_sid id{};
+    svx_reg_sid_from_u32(&id, 0x5e4f);
+    return id;
 }
 
 svx_flow_cfg default_flow_cfg() {
@@ -669,6 +676,8 @@ kernel_engine::KernelConfig kernel_config_of(const WorkerRig::Options& options) 
         xlt.rows.push_back({kPublic, kPublicPort, service_id(), true});
         config.translator = xlt;
     }
+    if (options.router)
+        config.router = kernel_engine::KernelConfig::Router{kRouter, router_id()};
     if (options.host) {
         kernel_engine::KernelConfig::Host host;
         host.address = options.host_address;
@@ -712,6 +721,10 @@ WorkerRig::WorkerRig(const Options& options) {
         host.services.push_back({service_id(), SVX_SID_BITS, kServerPort});
         settings->host = host;
     }
+    if (options.router) {
+        router_services_ = std::make_shared<router::ServiceTable>();
+        settings->router = engine::RoleSettings::Router{kRouter, router_id(), router_services_};
+    }
     settings->flow = options.flow;
     if (kernel_mode()) {
         kernel_ = std::make_unique<KernelRig>(kernel_config_of(options));
@@ -720,6 +733,14 @@ WorkerRig::WorkerRig(const Options& options) {
     holder_ = std::make_unique<engine::SettingsHolder>(std::move(settings));
     worker_ =
         std::make_unique<engine::Worker>(options.index, options.count, *holder_, options.limits);
+}
+
+void WorkerRig::push_routes() {
+    if (!kernel_)
+        return;
+    router_services_->expire(router::Clock::now());
+    auto routes = router_services_->routes();
+    kernel_->client().set_routes(routes.entries, routes.targets, router_services_->generation());
 }
 
 void WorkerRig::collect() {

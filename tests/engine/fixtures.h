@@ -48,6 +48,8 @@ inline constexpr Ipv4Addr kElsewhere = {10, 77, 9, 9};
 inline constexpr std::string_view kServiceText =
     "0000400100000000000000000000000000000000000000000000000000000000";
 svx_sid service_id();
+// The service router's own ID (registrations are sent to it).
+svx_sid router_id();
 
 // The translator's side of the standard flow (values of the A-direct
 // reference capture, so that the numbers are recognisable in dumps).
@@ -331,6 +333,9 @@ public:
         // Host agent at host_address serving service_id() on kServerPort.
         bool host = false;
         Ipv4Addr host_address = kInstanceA;
+        // Service router at kRouter (ID router_id()) with an empty table:
+        // fill router_table(), then push_routes().
+        bool router = false;
         unsigned index = 0;
         unsigned count = 1;
         engine::FlowLimits limits{};
@@ -350,6 +355,12 @@ public:
     void tick(uint64_t now_ms);
     void abort_all();
 
+    // The router's table of record (Options::router). The worker reads it
+    // directly; the kernel rig needs push_routes() after every change, as
+    // svxlatd pushes it to svxlat.ko.
+    router::ServiceTable& router_table() { return *router_services_; }
+    void push_routes();
+
     const std::vector<Bytes>& out() const { return out_; }
     engine::Worker& worker() { return *worker_; }
     // Flows in the table (either rig).
@@ -364,6 +375,7 @@ private:
     void collect();
     std::shared_ptr<config::Table> table_;
     std::shared_ptr<router::ServiceTable> static_services_;
+    std::shared_ptr<router::ServiceTable> router_services_;
     std::unique_ptr<engine::SettingsHolder> holder_;
     std::unique_ptr<engine::Worker> worker_;
     std::unique_ptr<KernelRig> kernel_;

@@ -34,6 +34,7 @@ public:
     // CLEAR_CONFIG: every flow is reset; the resets are in outputs.
     void abort_all(std::vector<Bytes>& outputs);
     kernel_engine::KernelStats stats() { return client_->stats(); }
+    kernel_engine::KernelClient& client() { return *client_; }
     std::vector<svx_flow> flows() { return client_->flows(); }
 
 private:

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <svxlat/csum.h>
+#include <svxlat/reg.h>
 #include <svxlat/tcp.h>
 
 #include "fixtures.h"
@@ -1257,6 +1258,192 @@ TEST(engine_worker_host, RefusedSynDoesNotEvictAnEmbryonicFlow) {
     EXPECT_EQ(rig.counters().event(Event::embryonic_evicted), 0u);
     EXPECT_TRUE(rig.out().empty()) << "the embryonic flow's server got a reset";
     EXPECT_EQ(rig.flow_count(), 1u);
+}
+
+// ------------------------------------------------------ the service router
+
+// A SAL SYN as the translator sends it to the router (no SOURCE yet).
+Bytes syn_to_router(std::string_view service, uint8_t ttl = 64) {
+    return PacketBuilder()
+        .ipv4(kTranslatorSal, kRouter)
+        .ttl(ttl)
+        .sal(kLocalFlow, 0)
+        .control(SVX_CTL_SYN, kIss, 0, kNonce)
+        .service(service)
+        .tcp(0, 0)
+        .seq(kClientIsn)
+        .flags(SVX_TCP_SYN)
+        .window(64240)
+        .mss(1448)
+        .wscale(7)
+        .build();
+}
+
+// The same SYN after the router: to target, TTL - 1, SOURCE [translator, router].
+Bytes syn_from_router(std::string_view service, Ipv4Addr target) {
+    const std::array<Ipv4Addr, 2> source = {kTranslatorSal, kRouter};
+    return PacketBuilder()
+        .ipv4(kTranslatorSal, target)
+        .ttl(63)
+        .sal(kLocalFlow, 0)
+        .control(SVX_CTL_SYN, kIss, 0, kNonce)
+        .service(service)
+        .source(source)
+        .tcp(0, 0)
+        .seq(kClientIsn)
+        .flags(SVX_TCP_SYN)
+        .window(64240)
+        .mss(1448)
+        .wscale(7)
+        .build();
+}
+
+svx_sid sid_of(std::string_view text) {
+    return sid_from_text(text);
+}
+
+WorkerRig router_rig() {
+    WorkerRig::Options options;
+    options.translator = false;
+    options.router = true;
+    return WorkerRig(options);
+}
+
+constexpr std::string_view kServiceX = "00aa0001";
+constexpr std::string_view kServiceY = "00aa0002";
+constexpr std::string_view kServiceZ = "00bb0001";
+
+TEST(engine_worker_router, SynIsForwardedToTheInstanceWithSource) {
+    WorkerRig rig = router_rig();
+    rig.router_table().add_static(sid_of(kServiceX), SVX_SID_BITS, kInstanceA,
+                                  router::kStaticPriority, 1, router::Clock::now());
+    rig.push_routes();
+    EXPECT_EQ(rig.process(syn_to_router(kServiceX)), Verdict::drop);
+    ASSERT_TRUE(same_packets(rig.out(), {syn_from_router(kServiceX, kInstanceA)}));
+    EXPECT_EQ(rig.counters().event(Event::router_forwarded), 1u);
+    EXPECT_EQ(rig.flow_count(), 0u) << "the router keeps no flow";
+    // A checksum left partial (a local sender) is not checked but recomputed.
+    EXPECT_EQ(rig.process(syn_to_router(kServiceX), 1000, /*partial=*/true), Verdict::drop);
+    EXPECT_TRUE(same_packets(rig.out(), {syn_from_router(kServiceX, kInstanceA)}));
+}
+
+TEST(engine_worker_router, LongestPrefixPriorityAndNoRoute) {
+    WorkerRig rig = router_rig();
+    auto now = router::Clock::now();
+    auto& table = rig.router_table();
+    // X exactly: A at priority 2 beats B at 1; everything under 00aa/16: B.
+    table.add_static(sid_of(kServiceX), SVX_SID_BITS, kInstanceA, 2, 1, now);
+    table.add_static(sid_of(kServiceX), SVX_SID_BITS, kInstanceB, 1, 100, now);
+    table.add_static(sid_of("00aa"), 16, kInstanceB, 1, 1, now);
+    rig.push_routes();
+    for (int i = 0; i < 8; ++i) {
+        rig.process(syn_to_router(kServiceX));
+        ASSERT_TRUE(same_packets(rig.out(), {syn_from_router(kServiceX, kInstanceA)}));
+    }
+    rig.process(syn_to_router(kServiceY));
+    EXPECT_TRUE(same_packets(rig.out(), {syn_from_router(kServiceY, kInstanceB)}));
+    // No prefix matches Z: dropped unanswered.
+    EXPECT_EQ(rig.process(syn_to_router(kServiceZ)), Verdict::drop);
+    EXPECT_TRUE(rig.out().empty());
+    EXPECT_EQ(rig.counters().drops(SVX_E_NO_ROUTE), 1u);
+    EXPECT_EQ(rig.counters().event(Event::router_forwarded), 9u);
+}
+
+TEST(engine_worker_router, EqualTargetsShareTheSyns) {
+    WorkerRig rig = router_rig();
+    auto now = router::Clock::now();
+    rig.router_table().add_static(sid_of(kServiceX), SVX_SID_BITS, kInstanceA, 1, 1, now);
+    rig.router_table().add_static(sid_of(kServiceX), SVX_SID_BITS, kInstanceB, 1, 1, now);
+    rig.push_routes();
+    int to_a = 0, to_b = 0;
+    for (int i = 0; i < 60; ++i) {
+        rig.process(syn_to_router(kServiceX));
+        ASSERT_EQ(rig.out().size(), 1u);
+        if (same_packets(rig.out(), {syn_from_router(kServiceX, kInstanceA)}))
+            ++to_a;
+        else if (same_packets(rig.out(), {syn_from_router(kServiceX, kInstanceB)}))
+            ++to_b;
+    }
+    EXPECT_EQ(to_a + to_b, 60);
+    // Binomial(60, 1/2): below 10 on either side has probability < 1e-6.
+    EXPECT_GE(to_a, 10);
+    EXPECT_GE(to_b, 10);
+}
+
+TEST(engine_worker_router, ANewTableAppliesToTheNextSyn) {
+    WorkerRig rig = router_rig();
+    auto now = router::Clock::now();
+    auto& table = rig.router_table();
+    table.add_static(sid_of(kServiceX), SVX_SID_BITS, kInstanceA, 1, 1, now);
+    rig.push_routes();
+    rig.process(syn_to_router(kServiceX));
+    EXPECT_TRUE(same_packets(rig.out(), {syn_from_router(kServiceX, kInstanceA)}));
+    table.remove_target(sid_of(kServiceX), SVX_SID_BITS, kInstanceA);
+    table.add_static(sid_of(kServiceX), SVX_SID_BITS, kInstanceB, 1, 1, now);
+    rig.push_routes();
+    rig.process(syn_to_router(kServiceX));
+    EXPECT_TRUE(same_packets(rig.out(), {syn_from_router(kServiceX, kInstanceB)}));
+    table.remove_target(sid_of(kServiceX), SVX_SID_BITS, kInstanceB);
+    rig.push_routes();
+    EXPECT_EQ(rig.process(syn_to_router(kServiceX)), Verdict::drop);
+    EXPECT_TRUE(rig.out().empty());
+    EXPECT_EQ(rig.counters().drops(SVX_E_NO_ROUTE), 1u);
+}
+
+TEST(engine_worker_router, TtlAndSourceLoopAreDroppedAndCounted) {
+    WorkerRig rig = router_rig();
+    rig.router_table().add_static(sid_of(kServiceX), SVX_SID_BITS, kInstanceA, 1, 1,
+                                  router::Clock::now());
+    rig.push_routes();
+    EXPECT_EQ(rig.process(syn_to_router(kServiceX, /*ttl=*/1)), Verdict::drop);
+    EXPECT_TRUE(rig.out().empty());
+    EXPECT_EQ(rig.counters().drops(SVX_E_TTL), 1u);
+    // A SYN that already passed this router: forwarding it again would loop.
+    const std::array<Ipv4Addr, 2> looped = {kTranslatorSal, kRouter};
+    Bytes again = PacketBuilder()
+                      .ipv4(kTranslatorSal, kRouter)
+                      .sal(kLocalFlow, 0)
+                      .control(SVX_CTL_SYN, kIss, 0, kNonce)
+                      .service(kServiceX)
+                      .source(looped)
+                      .tcp(0, 0)
+                      .seq(kClientIsn)
+                      .flags(SVX_TCP_SYN)
+                      .build();
+    EXPECT_EQ(rig.process(again), Verdict::drop);
+    EXPECT_TRUE(rig.out().empty());
+    EXPECT_EQ(rig.counters().drops(SVX_E_SOURCE_LOOP), 1u);
+    EXPECT_EQ(rig.counters().event(Event::router_forwarded), 0u);
+}
+
+// Registrations are the daemon's: the worker applies them to the table; the
+// module lets them pass to the daemon's queue.
+TEST(engine_worker_router, RegistrationIsAppliedByTheWorkerAndPassedByTheModule) {
+    WorkerRig rig = router_rig();
+    svx_reg_datagram d{};
+    d.src_flow = 7;
+    d.dst_service = router_id();
+    svx_reg_sid_from_u32(&d.src_service, 0x1234);
+    d.msg.type = SVX_CTRLMSG_REGISTER;
+    d.msg.prefix_bits = SVX_SID_BITS;
+    d.msg.service_id = sid_of(kServiceX);
+    svx_ipv4_spec ip{};
+    std::copy(kInstanceA.begin(), kInstanceA.end(), ip.saddr);
+    std::copy(kRouter.begin(), kRouter.end(), ip.daddr);
+    ip.ttl = 64;
+    Bytes reg(SVX_REG_DATAGRAM_LEN);
+    ASSERT_EQ(svx_reg_datagram_build(reg.data(), reg.size(), &ip, &d), SVX_REG_DATAGRAM_LEN);
+    const Verdict v = rig.process(reg);
+    EXPECT_TRUE(rig.out().empty());
+    if (WorkerRig::kernel_mode()) {
+        EXPECT_EQ(v, Verdict::accept) << "the module passes registrations to svxlatd";
+        return;
+    }
+    EXPECT_EQ(v, Verdict::drop);
+    EXPECT_EQ(rig.counters().event(Event::registrations), 1u);
+    auto res = rig.router_table().resolve(sid_of(kServiceX), router::Clock::now(), 0);
+    ASSERT_TRUE(res.ok());
+    EXPECT_EQ(res.target, kInstanceA);
 }
 
 } // namespace

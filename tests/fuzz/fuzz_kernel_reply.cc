@@ -12,6 +12,7 @@
 #include <cstring>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -25,6 +26,9 @@ void check_error(const KernelError& e) {
     if (std::string(e.what()).empty())
         __builtin_trap(); // a refusal always says why
 }
+
+// One dump per input, as KernelClient::routes() assembles it.
+ke::RouteDump route_dump;
 
 void decode_all(std::span<const std::uint8_t> message) {
     try {
@@ -49,6 +53,18 @@ void decode_all(std::span<const std::uint8_t> message) {
         check_error(e);
     }
     try {
+        ke::KernelRoute route = ke::decode_route(message, kFamily);
+        if (route.bits > SVX_SID_BITS || route.targets.empty() ||
+            route.targets.size() > SVX_NL_MAX_TARGETS_PER_ROUTE)
+            __builtin_trap(); // the decoder lets no impossible route through
+        for (const auto& t : route.targets)
+            if (t.weight == 0)
+                __builtin_trap();
+        route_dump.add(std::move(route));
+    } catch (const KernelError& e) {
+        check_error(e);
+    }
+    try {
         (void)ke::decode_family(message);
     } catch (const KernelError& e) {
         check_error(e);
@@ -60,6 +76,7 @@ void decode_all(std::span<const std::uint8_t> message) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     // A copy of exactly size bytes: reads past it are caught by ASan.
     std::vector<std::uint8_t> bytes(data, data + size);
+    route_dump = {};
     decode_all(bytes);
     ke::ReplyContext context{kFamily, 0, 0, "svxlat.ko", "fuzz"};
     if (size >= sizeof(nlmsghdr)) {

@@ -19,6 +19,7 @@ using test::kFamily;
 using test::kPortid;
 using test::kSeq;
 using test::ModuleMessage;
+using test::route_message;
 using test::sample_flow;
 
 // The error a call throws (kind and text), or a failure when it does not.
@@ -57,6 +58,30 @@ TEST(DecodeInfo, GenerationIsOptionalAndUnknownAttributesAreIgnored) {
     auto info = decode_info(m.bytes(), kFamily);
     EXPECT_FALSE(info.configured);
     EXPECT_FALSE(info.config_generation.has_value());
+}
+
+TEST(DecodeInfo, ReadsTheRoutersTable) {
+    auto m = info_reply();
+    m.u32(SVX_NLA_ROUTE_COUNT, 3).u64(SVX_NLA_ROUTES_GEN, 0x100000001ull);
+    auto info = decode_info(m.bytes(), kFamily);
+    EXPECT_EQ(info.route_count, 3u);
+    EXPECT_EQ(info.routes_generation, 0x100000001ull);
+
+    auto before = info_reply(); // no SET_ROUTES yet: no generation
+    before.u32(SVX_NLA_ROUTE_COUNT, 0);
+    info = decode_info(before.bytes(), kFamily);
+    EXPECT_EQ(info.route_count, 0u);
+    EXPECT_FALSE(info.routes_generation.has_value());
+    info = decode_info(info_reply().bytes(), kFamily); // an older module
+    EXPECT_FALSE(info.route_count.has_value());
+
+    auto wrong = info_reply();
+    wrong.u64(SVX_NLA_ROUTE_COUNT, 3);
+    EXPECT_TRUE(contains(error_of([&] { decode_info(wrong.bytes(), kFamily); }),
+                         "ROUTE_COUNT is 8 bytes, expected 4"));
+    auto twice = info_reply();
+    twice.u64(SVX_NLA_ROUTES_GEN, 1).u64(SVX_NLA_ROUTES_GEN, 2);
+    EXPECT_TRUE(contains(error_of([&] { decode_info(twice.bytes(), kFamily); }), "twice"));
 }
 
 TEST(DecodeInfo, IncompatibleModulesAreNamed) {
@@ -234,6 +259,243 @@ TEST(DecodeFlow, RefusesImpossibleFlows) {
     EXPECT_TRUE(contains(error_of([&] { decode_flow(none.bytes(), kFamily); }), "no FLOW"));
 }
 
+svx_sid route_prefix(std::uint8_t first, std::uint8_t last = 0) {
+    svx_sid id{};
+    id.b[0] = first;
+    id.b[SVX_SID_LEN - 1] = last;
+    return id;
+}
+
+KernelRouteTarget route_target(std::uint8_t last, std::uint64_t chosen = 0) {
+    return {{10, 0, 3, last}, 1, 2, chosen};
+}
+
+std::vector<KernelRouteTarget> route_targets(std::uint32_t n, std::uint32_t from = 0) {
+    std::vector<KernelRouteTarget> out;
+    for (std::uint32_t k = from; k < from + n; ++k)
+        out.push_back({{10, 1, static_cast<std::uint8_t>(k >> 8), static_cast<std::uint8_t>(k)},
+                       k % 3,
+                       1 + k,
+                       k * 10});
+    return out;
+}
+
+TEST(DecodeRoute, ReadsTheRouteAndItsCounts) {
+    std::vector<KernelRouteTarget> targets = {{{10, 0, 3, 1}, 7, 9, 12345678901ull},
+                                              {{10, 0, 3, 2}, 0, 1, 0}};
+    auto m = route_message(route_prefix(0x0a), 8, targets);
+    m.u32(SVX_NLA__COUNT + 2, 1); // a newer module's attribute
+    KernelRoute route = decode_route(m.bytes(), kFamily);
+    EXPECT_EQ(route.prefix.b[0], 0x0a);
+    EXPECT_EQ(route.bits, 8);
+    ASSERT_EQ(route.targets.size(), 2u);
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        EXPECT_EQ(route.targets[i].address, targets[i].address);
+        EXPECT_EQ(route.targets[i].priority, targets[i].priority);
+        EXPECT_EQ(route.targets[i].weight, targets[i].weight);
+        EXPECT_EQ(route.targets[i].chosen, targets[i].chosen);
+    }
+    // The largest route, and the default route (/0).
+    auto largest = decode_route(
+        route_message(route_prefix(1, 1), 256, route_targets(SVX_NL_MAX_TARGETS_PER_ROUTE)).bytes(),
+        kFamily);
+    EXPECT_EQ(largest.targets.size(), SVX_NL_MAX_TARGETS_PER_ROUTE);
+    EXPECT_EQ(largest.targets.back().chosen, (SVX_NL_MAX_TARGETS_PER_ROUTE - 1) * 10u);
+    EXPECT_EQ(decode_route(route_message(svx_sid{}, 0, targets).bytes(), kFamily).bits, 0);
+}
+
+TEST(DecodeRoute, RefusesMalformedRoutes) {
+    auto refused = [](const ModuleMessage& m, std::string_view text) {
+        auto e = error_of([&] { decode_route(m.bytes(), kFamily); });
+        EXPECT_EQ(e.kind(), ErrorKind::protocol);
+        EXPECT_TRUE(contains(e, text)) << e.what();
+    };
+    const std::vector<KernelRouteTarget> one = {route_target(1)};
+    refused(ModuleMessage(SVX_NL_CMD_GET_ROUTES), "no ROUTE attribute");
+    {
+        auto m = route_message(route_prefix(1), 256, one);
+        nlattr* second = m.nest_start(SVX_NLA_ROUTE);
+        m.nest_end(second);
+        refused(m, "two ROUTE attributes");
+    }
+    refused(route_message(route_prefix(1), 256, {}), "without targets");
+    refused(route_message(route_prefix(1), 257, one), "ROUTE_BITS 257");
+    refused(route_message(route_prefix(0x0a, 1), 8, one), "bits set past ROUTE_BITS");
+    refused(route_message(route_prefix(1), 256, {route_target(1), route_target(1)}),
+            "one target address twice");
+    refused(route_message(route_prefix(1), 256, route_targets(SVX_NL_MAX_TARGETS_PER_ROUTE + 1)),
+            "more than 1024 targets");
+    {
+        KernelRouteTarget zero = route_target(1);
+        zero.weight = 0;
+        refused(route_message(route_prefix(1), 256, {zero}), "weight 0");
+    }
+    // Hand-built routes: a field missing, repeated or of the wrong size.
+    auto route = [](auto&& fill) {
+        ModuleMessage m(SVX_NL_CMD_GET_ROUTES);
+        nlattr* r = m.nest_start(SVX_NLA_ROUTE);
+        fill(m);
+        m.nest_end(r);
+        return m;
+    };
+    auto target = [](ModuleMessage& m, auto&& fill) {
+        nlattr* t = m.nest_start(SVX_NLA_ROUTE_TARGET);
+        fill(m);
+        m.nest_end(t);
+    };
+    const svx_sid prefix = route_prefix(1);
+    const std::uint8_t addr[4] = {10, 0, 3, 1};
+    auto full_target = [&](ModuleMessage& m) {
+        m.raw(SVX_NLA_TGT_ADDR, addr, 4)
+            .u32(SVX_NLA_TGT_PRIORITY, 0)
+            .u32(SVX_NLA_TGT_WEIGHT, 1)
+            .u64(SVX_NLA_TGT_CHOSEN, 0);
+    };
+    refused(route([&](ModuleMessage& m) {
+                m.u16(SVX_NLA_ROUTE_BITS, 256);
+                target(m, full_target);
+            }),
+            "without ROUTE_PREFIX or ROUTE_BITS");
+    refused(route([&](ModuleMessage& m) {
+                m.raw(SVX_NLA_ROUTE_PREFIX, prefix.b, 16).u16(SVX_NLA_ROUTE_BITS, 256);
+                target(m, full_target);
+            }),
+            "ROUTE_PREFIX is 16 bytes, expected 32");
+    refused(route([&](ModuleMessage& m) {
+                m.raw(SVX_NLA_ROUTE_PREFIX, prefix.b, SVX_SID_LEN).u32(SVX_NLA_ROUTE_BITS, 256);
+                target(m, full_target);
+            }),
+            "ROUTE_BITS is 4 bytes, expected 2");
+    refused(route([&](ModuleMessage& m) {
+                m.raw(SVX_NLA_ROUTE_PREFIX, prefix.b, SVX_SID_LEN)
+                    .u16(SVX_NLA_ROUTE_BITS, 256)
+                    .u16(SVX_NLA_ROUTE_BITS, 256);
+                target(m, full_target);
+            }),
+            "ROUTE_BITS appears twice");
+    auto with_target = [&](auto&& fill) {
+        return route([&](ModuleMessage& m) {
+            m.raw(SVX_NLA_ROUTE_PREFIX, prefix.b, SVX_SID_LEN).u16(SVX_NLA_ROUTE_BITS, 256);
+            target(m, fill);
+        });
+    };
+    refused(with_target([&](ModuleMessage& m) {
+                m.raw(SVX_NLA_TGT_ADDR, addr, 4)
+                    .u32(SVX_NLA_TGT_PRIORITY, 0)
+                    .u32(SVX_NLA_TGT_WEIGHT, 1);
+            }),
+            "without TGT_CHOSEN");
+    refused(
+        with_target([&](ModuleMessage& m) {
+            m.u32(SVX_NLA_TGT_PRIORITY, 0).u32(SVX_NLA_TGT_WEIGHT, 1).u64(SVX_NLA_TGT_CHOSEN, 0);
+        }),
+        "without TGT_ADDR");
+    refused(with_target([&](ModuleMessage& m) {
+                full_target(m);
+                m.raw(SVX_NLA_TGT_ADDR, addr, 4);
+            }),
+            "TGT_ADDR appears twice");
+    refused(with_target([&](ModuleMessage& m) {
+                m.raw(SVX_NLA_TGT_ADDR, addr, 3)
+                    .u32(SVX_NLA_TGT_PRIORITY, 0)
+                    .u32(SVX_NLA_TGT_WEIGHT, 1)
+                    .u64(SVX_NLA_TGT_CHOSEN, 0);
+            }),
+            "TGT_ADDR is 3 bytes, expected 4");
+    refused(with_target([&](ModuleMessage& m) {
+                m.raw(SVX_NLA_TGT_ADDR, addr, 4)
+                    .u32(SVX_NLA_TGT_PRIORITY, 0)
+                    .u32(SVX_NLA_TGT_WEIGHT, 1)
+                    .u32(SVX_NLA_TGT_CHOSEN, 0);
+            }),
+            "TGT_CHOSEN is 4 bytes, expected 8");
+
+    // Another command's reply.
+    auto flows = route_message(prefix, 256, one);
+    flows.genl()->cmd = SVX_NL_CMD_GET_FLOWS;
+    refused(flows, "reply to GET_FLOWS, expected GET_ROUTES");
+}
+
+// Every prefix of a valid record is refused cleanly, and so is a nest whose
+// length runs past its message.
+TEST(DecodeRoute, RefusesTruncatedAndOverrunningRecords) {
+    const auto full = route_message(route_prefix(1), 256, route_targets(3)).bytes();
+    for (std::size_t len = 0; len < full.size(); ++len) {
+        std::vector<std::uint8_t> cut(full.begin(), full.begin() + static_cast<long>(len));
+        EXPECT_EQ(error_of([&] { decode_route(cut, kFamily); }).kind(), ErrorKind::protocol) << len;
+    }
+    // The netlink header claims less: the nest overruns the message.
+    for (std::uint32_t less = 4; less < 64; less += 4) {
+        auto shortened = full;
+        reinterpret_cast<nlmsghdr*>(shortened.data())->nlmsg_len -= less;
+        shortened.resize(shortened.size() - less);
+        EXPECT_EQ(error_of([&] { decode_route(shortened, kFamily); }).kind(), ErrorKind::protocol)
+            << less;
+    }
+    // A target nest whose length runs past the route nest.
+    auto overrun = full;
+    const std::size_t first_target =
+        NLMSG_HDRLEN + GENL_HDRLEN + sizeof(svx_nl_hdr) + NLA_HDRLEN + 36 + 8;
+    std::uint16_t huge = 0x7ff0;
+    std::memcpy(overrun.data() + first_target, &huge, 2);
+    EXPECT_TRUE(contains(error_of([&] { decode_route(overrun, kFamily); }), "overruns"));
+}
+
+TEST(RouteDump, MergesARouteSplitOverMessages) {
+    RouteDump dump;
+    dump.add(decode_route(route_message(route_prefix(1), 256, route_targets(64)).bytes(), kFamily));
+    dump.add(
+        decode_route(route_message(route_prefix(1), 256, route_targets(64, 64)).bytes(), kFamily));
+    dump.add(
+        decode_route(route_message(route_prefix(1), 256, route_targets(10, 128)).bytes(), kFamily));
+    dump.add(decode_route(route_message(route_prefix(2), 256, route_targets(1)).bytes(), kFamily));
+    dump.add(decode_route(route_message(route_prefix(2), 8, route_targets(2)).bytes(),
+                          kFamily)); // same ID, /8: another route
+    auto routes = dump.take();
+    ASSERT_EQ(routes.size(), 3u);
+    ASSERT_EQ(routes[0].targets.size(), 138u);
+    for (std::uint32_t k = 0; k < 138; ++k)
+        EXPECT_EQ(routes[0].targets[k].chosen, k * 10u) << k;
+    EXPECT_EQ(routes[1].targets.size(), 1u);
+    EXPECT_EQ(routes[2].bits, 8);
+    EXPECT_EQ(routes[2].targets.size(), 2u);
+}
+
+TEST(RouteDump, RefusesRepeatedAddressesAndOversizedRoutes) {
+    RouteDump dump;
+    dump.add(decode_route(route_message(route_prefix(1), 256, route_targets(64)).bytes(), kFamily));
+    auto repeated = error_of([&] {
+        dump.add(decode_route(route_message(route_prefix(1), 256, route_targets(2, 63)).bytes(),
+                              kFamily));
+    });
+    EXPECT_TRUE(contains(repeated, "one target address twice")) << repeated.what();
+
+    RouteDump big;
+    for (std::uint32_t from = 0; from < SVX_NL_MAX_TARGETS_PER_ROUTE; from += 64)
+        big.add(decode_route(route_message(route_prefix(1), 256, route_targets(64, from)).bytes(),
+                             kFamily));
+    EXPECT_EQ(big.routes().at(0).targets.size(), SVX_NL_MAX_TARGETS_PER_ROUTE);
+    auto oversized = error_of([&] {
+        big.add(decode_route(
+            route_message(route_prefix(1), 256, route_targets(1, SVX_NL_MAX_TARGETS_PER_ROUTE))
+                .bytes(),
+            kFamily));
+    });
+    EXPECT_TRUE(contains(oversized, "more than 1024 targets")) << oversized.what();
+}
+
+TEST(ReadReply, RouteDumpEndsAtDone) {
+    RouteDump dump;
+    auto collect = [&](std::span<const std::uint8_t> m) { dump.add(decode_route(m, kFamily)); };
+    ReplyContext c{kFamily, kSeq, kPortid, "svxlat.ko", "GET_ROUTES"};
+    EXPECT_FALSE(
+        read_reply(test::datagram({route_message(route_prefix(1), 256, route_targets(2)).bytes(),
+                                   route_message(route_prefix(2), 256, route_targets(1)).bytes()}),
+                   c, collect));
+    EXPECT_TRUE(read_reply(test::datagram({done_message()}), c, collect));
+    EXPECT_EQ(dump.routes().size(), 2u);
+}
+
 ReplyContext context() {
     return {kFamily, kSeq, kPortid, "svxlat.ko", "SET_CONFIG"};
 }
@@ -304,8 +566,10 @@ TEST(ReadReply, RefusesForeignAndTruncatedMessages) {
 // KernelError, never a crash (the fuzz target does this at scale).
 TEST(ReadReply, SurvivesGarbage) {
     std::mt19937 rng(1);
-    const auto valid = test::datagram({info_reply().bytes(), flow_message(sample_flow()).bytes(),
-                                       error_message(-EINVAL, "x"), done_message()});
+    const auto valid =
+        test::datagram({info_reply().bytes(), flow_message(sample_flow()).bytes(),
+                        route_message(route_prefix(1), 256, route_targets(2)).bytes(),
+                        error_message(-EINVAL, "x"), done_message()});
     for (int round = 0; round < 20000; ++round) {
         std::vector<std::uint8_t> bytes = valid;
         if (round % 2) {
@@ -324,6 +588,10 @@ TEST(ReadReply, SurvivesGarbage) {
                 }
                 try {
                     decode_info(m, kFamily);
+                } catch (const KernelError&) {
+                }
+                try {
+                    decode_route(m, kFamily);
                 } catch (const KernelError&) {
                 }
             });

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
-// [engine] engine: which engine runs the translator and host agent, why,
-// and the kernel module's configuration made from the daemon's.
+// [engine] engine: which engine runs the roles, why, and the kernel
+// module's configuration made from the daemon's.
 #include <algorithm>
 #include "daemon/engine_choice.h"
 
@@ -64,6 +64,11 @@ constexpr const char* kHost = "[host]\n"
                               "service = 0000c0de 8080\n"
                               "service = 0a/8 9000\n";
 
+constexpr const char* kRouter = "[router]\n"
+                                "address = 10.0.2.2\n"
+                                "router-id = 00015b38\n"
+                                "service = 0a/8 10.0.2.40\n";
+
 const KernelProbe kLoaded{KernelProbe::State::loaded, {}};
 const KernelProbe kMissing{KernelProbe::State::missing,
                            "svxlat.ko is not loaded (no generic netlink family \"svxlat\")"};
@@ -93,6 +98,46 @@ TEST(PlanKernelConfig, CarriesTheTranslatorAndHostAgent) {
     EXPECT_EQ(k.host->services[0].bits, 256);
     EXPECT_EQ(k.host->services[1].bits, 8);
     EXPECT_EQ(k.host->services[1].port, 9000);
+}
+
+TEST(PlanKernelConfig, CarriesTheRouter) {
+    Config c = parse_ok(kRouter);
+    auto plan = plan_kernel_config(c, settings_for(c, ""), 3);
+    ASSERT_TRUE(plan.config) << plan.unsupported;
+    EXPECT_FALSE(plan.config->translator);
+    EXPECT_FALSE(plan.config->host);
+    ASSERT_TRUE(plan.config->router);
+    EXPECT_EQ(plan.config->router->address, (kernel_engine::Ipv4Address{10, 0, 2, 2}));
+    EXPECT_EQ(svx_sid_cmp(&plan.config->router->router_id, &c.router->router_id), 0);
+    EXPECT_EQ(plan.config->router->router_id.b[1], 0x01);
+    EXPECT_EQ(plan.config->router->router_id.b[2], 0x5b);
+    EXPECT_EQ(plan.config->router->router_id.b[3], 0x38);
+
+    // With the other roles, in one configuration.
+    Config all = parse_ok(std::string(kTranslator) + kRouter + kHost);
+    plan = plan_kernel_config(all, settings_for(all, kTable), 4);
+    ASSERT_TRUE(plan.config) << plan.unsupported;
+    EXPECT_TRUE(plan.config->translator && plan.config->host && plan.config->router);
+
+    Config none = parse_ok(kTranslator);
+    plan = plan_kernel_config(none, settings_for(none, kTable), 1);
+    ASSERT_TRUE(plan.config) << plan.unsupported;
+    EXPECT_FALSE(plan.config->router);
+}
+
+// Static router services beyond what the module's table holds.
+TEST(PlanKernelConfig, RouterStaticServicesWithinTheModulesTable) {
+    std::string text = "[router]\naddress = 10.0.2.2\n";
+    for (unsigned i = 0; i <= SVX_NL_MAX_TARGETS_PER_ROUTE; ++i)
+        text +=
+            "service = 0a/8 10.9." + std::to_string(i / 256) + "." + std::to_string(i % 256) + "\n";
+    Config big = parse_ok(text);
+    auto plan = plan_kernel_config(big, settings_for(big, ""), 1);
+    EXPECT_FALSE(plan.config);
+    EXPECT_NE(plan.unsupported.find("[router] service (line 1027): more than 1024 targets for "
+                                    "one prefix"),
+              std::string::npos)
+        << plan.unsupported;
 }
 
 TEST(PlanKernelConfig, NamesWhatTheKernelEngineCannotRun) {
@@ -189,21 +234,46 @@ TEST(ChooseEngine, KernelIsRequiredWhenAskedFor) {
         << refused.error;
 }
 
-TEST(ChooseEngine, NfqueueAndRouterOnlyNeverNeedTheModule) {
-    Config c = parse_ok(kTranslator);
-    c.engine.engine = EngineKind::nfqueue;
-    auto choice = choose_engine(c, {}, kMissing);
-    EXPECT_EQ(choice.engine, PacketEngine::nfqueue);
-    EXPECT_EQ(choice.reason, "engine = nfqueue");
-
-    for (auto kind : {EngineKind::automatic, EngineKind::kernel}) {
-        Config router = parse_ok("[router]\naddress = 10.0.2.2\n");
-        router.engine.engine = kind;
-        auto r = choose_engine(router, {}, kMissing);
-        EXPECT_EQ(r.engine, PacketEngine::nfqueue);
-        EXPECT_TRUE(r.error.empty());
-        EXPECT_NE(r.reason.find("no translator or host role"), std::string::npos);
+TEST(ChooseEngine, NfqueueNeverNeedsTheModule) {
+    for (const char* text : {kTranslator, kRouter}) {
+        Config c = parse_ok(text);
+        c.engine.engine = EngineKind::nfqueue;
+        auto choice = choose_engine(c, {}, kMissing);
+        EXPECT_EQ(choice.engine, PacketEngine::nfqueue);
+        EXPECT_TRUE(choice.error.empty());
+        EXPECT_EQ(choice.reason, "engine = nfqueue");
     }
+}
+
+// The router alone is a role the kernel engine runs (its SYN forwarding).
+TEST(ChooseEngine, RouterOnlyTakesTheModule) {
+    Config router = parse_ok(kRouter);
+    auto plan = plan_kernel_config(router, settings_for(router, ""), 1);
+    ASSERT_TRUE(plan.config) << plan.unsupported;
+
+    auto loaded = choose_engine(router, plan, kLoaded);
+    EXPECT_EQ(loaded.engine, PacketEngine::kernel);
+    EXPECT_EQ(loaded.reason, "engine = auto: svxlat.ko is loaded");
+
+    auto missing = choose_engine(router, plan, kMissing);
+    EXPECT_EQ(missing.engine, PacketEngine::nfqueue);
+    EXPECT_TRUE(missing.error.empty());
+    EXPECT_EQ(missing.reason,
+              "engine = auto: svxlat.ko is not loaded (no generic netlink family \"svxlat\")");
+
+    router.engine.engine = EngineKind::kernel;
+    auto kernel = choose_engine(router, plan, kLoaded);
+    EXPECT_EQ(kernel.engine, PacketEngine::kernel);
+    EXPECT_TRUE(kernel.error.empty());
+    auto refused = choose_engine(router, plan, kMissing);
+    EXPECT_NE(refused.error.find("[engine] engine = kernel: svxlat.ko is not loaded"),
+              std::string::npos)
+        << refused.error;
+
+    Config with_host = parse_ok(std::string(kRouter) + kHost);
+    auto both = choose_engine(
+        with_host, plan_kernel_config(with_host, settings_for(with_host, ""), 1), kLoaded);
+    EXPECT_EQ(both.engine, PacketEngine::kernel);
 }
 
 TEST(IsRelayRow, RowModeOverridesTheTranslatorsMode) {

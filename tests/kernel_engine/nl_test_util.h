@@ -44,6 +44,10 @@ public:
         mnl_attr_put_u8(nlh_, type, v);
         return *this;
     }
+    ModuleMessage& u16(std::uint16_t type, std::uint16_t v) {
+        mnl_attr_put_u16(nlh_, type, v);
+        return *this;
+    }
     ModuleMessage& u32(std::uint16_t type, std::uint32_t v) {
         mnl_attr_put_u32(nlh_, type, v);
         return *this;
@@ -58,6 +62,11 @@ public:
     }
     ModuleMessage& u64s(std::uint16_t type, const std::vector<std::uint64_t>& values) {
         return raw(type, values.data(), values.size() * sizeof(std::uint64_t));
+    }
+    nlattr* nest_start(std::uint16_t type) { return mnl_attr_nest_start(nlh_, type); }
+    ModuleMessage& nest_end(nlattr* nest) {
+        mnl_attr_nest_end(nlh_, nest);
+        return *this;
     }
     nlmsghdr* nlh() { return nlh_; }
     genlmsghdr* genl() { return genl_; }
@@ -104,6 +113,29 @@ inline svx_flow sample_flow(std::uint32_t local_flow = 0x1234) {
 inline ModuleMessage flow_message(const svx_flow& f, std::uint16_t flags = NLM_F_MULTI) {
     ModuleMessage m(SVX_NL_CMD_GET_FLOWS, kFamily, kSeq, flags);
     m.raw(SVX_NLA_FLOW, &f, sizeof(f));
+    return m;
+}
+
+// One GET_ROUTES message as the module builds it: a ROUTE nest with prefix,
+// bits and a ROUTE_TARGET nest per target (chosen after a pad attribute, as
+// nla_put_u64_64bit() adds on architectures without efficient unaligned
+// access).
+inline ModuleMessage route_message(const svx_sid& prefix, std::uint16_t bits,
+                                   const std::vector<KernelRouteTarget>& targets,
+                                   std::uint16_t flags = NLM_F_MULTI) {
+    ModuleMessage m(SVX_NL_CMD_GET_ROUTES, kFamily, kSeq, flags);
+    nlattr* route = m.nest_start(SVX_NLA_ROUTE);
+    m.raw(SVX_NLA_ROUTE_PREFIX, prefix.b, SVX_SID_LEN).u16(SVX_NLA_ROUTE_BITS, bits);
+    for (const auto& t : targets) {
+        nlattr* target = m.nest_start(SVX_NLA_ROUTE_TARGET);
+        m.raw(SVX_NLA_TGT_ADDR, t.address.data(), t.address.size())
+            .u32(SVX_NLA_TGT_PRIORITY, t.priority)
+            .u32(SVX_NLA_TGT_WEIGHT, t.weight)
+            .raw(SVX_NLA_UNSPEC, nullptr, 0)
+            .u64(SVX_NLA_TGT_CHOSEN, t.chosen);
+        m.nest_end(target);
+    }
+    m.nest_end(route);
     return m;
 }
 

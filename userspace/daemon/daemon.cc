@@ -405,8 +405,7 @@ Daemon::Daemon(Config config) : config_(std::move(config)) {}
 
 Daemon::~Daemon() { stop(); }
 
-std::shared_ptr<const engine::RoleSettings> Daemon::build_settings(const Config& c,
-                                                                   std::string& error) {
+std::shared_ptr<engine::RoleSettings> Daemon::build_settings(const Config& c, std::string& error) {
     auto s = std::make_shared<engine::RoleSettings>();
     s->flow.sal_mtu = c.engine.sal_mtu;
     s->flow.tcp_mtu = c.engine.tcp_mtu;
@@ -438,18 +437,6 @@ std::shared_ptr<const engine::RoleSettings> Daemon::build_settings(const Config&
         translator_services_ = t.static_services;
         s->translator = std::move(t);
     }
-    if (c.router) {
-        if (!router_services_) {
-            router::ServiceTable::Options o;
-            o.registration_lifetime = c.router->expiry;
-            router_services_ = std::make_shared<router::ServiceTable>(o);
-        }
-        for (const auto& svc : c.router->services)
-            router_services_->add_static(svc.id, svc.prefix_bits, svc.address, svc.priority,
-                                         svc.weight, now);
-        s->router = engine::RoleSettings::Router{c.router->address, c.router->router_id,
-                                                 router_services_};
-    }
     if (c.host) {
         engine::RoleSettings::Host h;
         h.address = c.host->address;
@@ -460,6 +447,40 @@ std::shared_ptr<const engine::RoleSettings> Daemon::build_settings(const Config&
         s->host = std::move(h);
     }
     return s;
+}
+
+void Daemon::add_router(engine::RoleSettings& s, const Config& c) {
+    if (!c.router)
+        return;
+    // Made once and kept across reloads, with its registrations; under the
+    // kernel engine no larger than the module's table.
+    if (!router_services_)
+        router_services_ = make_router_table(*c.router, engine_ == PacketEngine::kernel);
+    auto now = router::Clock::now();
+    for (const auto& svc : c.router->services)
+        if (!router_services_->add_static(svc.id, svc.prefix_bits, svc.address, svc.priority,
+                                          svc.weight, now))
+            log::warning(c.file, ":", svc.line,
+                         ": [router] service: the service table is full; not added");
+    s.router =
+        engine::RoleSettings::Router{c.router->address, c.router->router_id, router_services_};
+}
+
+void Daemon::sync_kernel_router(const Config& c) {
+    if (engine_ != PacketEngine::kernel || !kernel_ || !c.router || !router_services_) {
+        route_pusher_.reset();
+        return;
+    }
+    if (!route_pusher_)
+        route_pusher_ = std::make_unique<RoutePusher>(
+            [this](std::span<const svx_route_entry> entries,
+                   std::span<const svx_route_target> targets, std::uint64_t generation) {
+                kernel_->set_routes(entries, targets, generation);
+            });
+    // The module's router (new or changed) gets the whole table now, not a
+    // tick later; a failure is retried from periodic().
+    route_pusher_->invalidate();
+    route_pusher_->push(*router_services_, router::Clock::now());
 }
 
 void Daemon::select_engine(const engine::RoleSettings& settings) {
@@ -512,8 +533,9 @@ void Daemon::select_engine(const engine::RoleSettings& settings) {
     kernel_generation_ = plan.config->generation;
     log::info("engine: kernel (", engine_reason_, "); svxlat.ko configured: ",
               plan.config->translator ? plan.config->translator->rows.size() : 0, " table row(s), ",
-              plan.config->host ? plan.config->host->services.size() : 0,
-              " host service(s), generation ", kernel_generation_);
+              plan.config->host ? plan.config->host->services.size() : 0, " host service(s), ",
+              plan.config->router ? "the service router" : "no service router", ", generation ",
+              kernel_generation_);
 }
 
 std::shared_ptr<const engine::RoleSettings>
@@ -568,6 +590,8 @@ void Daemon::start() {
     if (!settings)
         throw std::runtime_error(error);
     select_engine(*settings);
+    add_router(*settings, config_);
+    sync_kernel_router(config_);
     role_settings_ = settings;
     settings_ = std::make_unique<engine::SettingsHolder>(packet_thread_settings(settings));
     const config::Table* table = settings->translator ? settings->translator->table.get() : nullptr;
@@ -627,7 +651,9 @@ void Daemon::stop() {
     for (auto& t : threads_)
         t->stop();
     threads_.clear();
-    // The module resets the flows it held, as the workers did above.
+    route_pusher_.reset();
+    // The module resets the flows it held, as the workers did above; its
+    // router table goes with the configuration.
     if (kernel_ && kernel_configured_) {
         try {
             kernel_->clear();
@@ -680,7 +706,8 @@ bool Daemon::reload() {
                     return false;
                 }
                 kernel_configured_ = false;
-                log::info("reload: no translator or host role left; kernel engine cleared");
+                route_pusher_.reset();
+                log::info("reload: no role left; kernel engine cleared");
             }
         } else {
             auto plan = plan_kernel_config(next, *settings, kernel_generation_ + 1);
@@ -701,6 +728,11 @@ bool Daemon::reload() {
             kernel_generation_ = plan.config->generation;
         }
     }
+    // The router's static services join the live table only now that the
+    // reload cannot fail; the module's router then gets it at once.
+    add_router(*settings, next);
+    if (engine_ == PacketEngine::kernel && kernel_configured_)
+        sync_kernel_router(next);
     // Pairs that left the table stay steered while their flows drain.
     std::vector<steer::AddressPort> draining;
     if (settings->translator && settings_->get()->translator) {
@@ -746,7 +778,11 @@ bool Daemon::reload() {
 void Daemon::periodic(std::uint64_t now_ms) {
     if (registrar_)
         registrar_->maybe_refresh(now_ms);
-    if (router_services_)
+    // Expiry, and under the kernel engine the table pushed when it changed:
+    // a registration reaches the module's forwarding within one tick.
+    if (route_pusher_)
+        route_pusher_->push(*router_services_, router::Clock::now());
+    else if (router_services_)
         router_services_->expire(router::Clock::now());
 }
 
@@ -907,6 +943,24 @@ std::string Daemon::render_status(bool json) const {
                   << ",\"flows\":" << kernel_info->flow_count;
             else
                 o << "\"error\":" << control::json_quote(kernel_error);
+            if (route_pusher_) {
+                // The module forwards the router's SYNs: its table, as it
+                // reports it and as svxlatd last pushed it.
+                auto optional = [](const auto& v) {
+                    return v ? std::to_string(*v) : std::string("null");
+                };
+                o << ",\"router\":{\"routes\":"
+                  << optional(kernel_info ? kernel_info->route_count : std::nullopt)
+                  << ",\"routes_generation\":"
+                  << optional(kernel_info ? kernel_info->routes_generation : std::nullopt)
+                  << ",\"pushed_generation\":" << optional(route_pusher_->pushed_generation())
+                  << ",\"pushed_routes\":" << route_pusher_->pushed_routes()
+                  << ",\"push_failures\":" << route_pusher_->failures()
+                  << ",\"push_failing\":" << (route_pusher_->failing() ? "true" : "false");
+                if (route_pusher_->failing())
+                    o << ",\"push_error\":" << control::json_quote(route_pusher_->last_error());
+                o << "}";
+            }
             o << "}";
         }
         o << ",\"steering\":"
@@ -932,7 +986,8 @@ std::string Daemon::render_status(bool json) const {
             o << ": " << kernel_error;
         o << ")";
         if (!threads_.empty())
-            o << "; service router over nfqueue, " << threads_.size() << " queue(s) from "
+            o << "; " << (route_pusher_ ? "router registrations" : "service router")
+              << " over nfqueue, " << threads_.size() << " queue(s) from "
               << config_.engine.queue_num << ", steering "
               << (steering_ ? steer::to_string(steering_->backend()) : "none");
     } else {
@@ -944,6 +999,21 @@ std::string Daemon::render_status(bool json) const {
       << "flows:    " << flows << "\n"
       << "uptime:   " << ms_text(up) << "\n"
       << "reloads:  " << reloads_ << " (" << reload_failures_ << " failed)\n";
+    if (route_pusher_) {
+        o << "router:   in svxlat.ko: ";
+        if (kernel_info && kernel_info->route_count)
+            o << *kernel_info->route_count << " route(s), table generation "
+              << (kernel_info->routes_generation ? std::to_string(*kernel_info->routes_generation)
+                                                 : std::string("none"));
+        else
+            o << "table unknown";
+        const auto pushed = route_pusher_->pushed_generation();
+        o << " (pushed " << (pushed ? std::to_string(*pushed) : std::string("none")) << "), "
+          << route_pusher_->failures() << " failed push(es)";
+        if (route_pusher_->failing())
+            o << ", failing: " << route_pusher_->last_error();
+        o << "\n";
+    }
     if (registrar_)
         o << "host agent: " << registrar_->registered() << " service(s) registered, "
           << registrar_->sent() << " registration messages sent\n";
@@ -982,11 +1052,8 @@ std::string Daemon::render_table(bool json) const {
 std::string Daemon::render_services(bool json) const {
     std::ostringstream o;
     auto now = router::Clock::now();
-    auto dump = [&](const char* title, const std::shared_ptr<router::ServiceTable>& table,
-                    bool& first) {
-        if (!table)
-            return;
-        for (const auto& e : table->snapshot(now)) {
+    auto dump = [&](const char* title, const std::vector<router::EntryInfo>& entries, bool& first) {
+        for (const auto& e : entries) {
             for (const auto& t : e.targets) {
                 auto remaining =
                     t.remaining
@@ -1016,8 +1083,23 @@ std::string Daemon::render_services(bool json) const {
     bool first = true;
     if (json)
         o << "[";
-    dump("router", router_services_, first);
-    dump("translator-static", translator_services_, first);
+    if (router_services_) {
+        auto entries = router_services_->snapshot(now);
+        // The module forwards the SYNs under the kernel engine (and a worker
+        // any that reach it): "chosen" is the sum, whichever engine chose.
+        if (route_pusher_ && kernel_) {
+            try {
+                add_kernel_chosen(entries, kernel_->routes());
+            } catch (const kernel_engine::KernelError& e) {
+                log::warning("svxlat services: ", e.what());
+                if (!json)
+                    o << "# svxlat.ko's chosen counts unavailable: " << e.what() << "\n";
+            }
+        }
+        dump("router", entries, first);
+    }
+    if (translator_services_)
+        dump("translator-static", translator_services_->snapshot(now), first);
     if (config_.host) {
         for (const auto& svc : config_.host->services) {
             if (json)

@@ -1,13 +1,15 @@
 // svxlatd: one daemon for any mix of the three roles (translator, service
-// router, host agent) in packet mode. The translator and the host agent run
-// in the kernel module (svxlat.ko, over generic netlink) or over NFQUEUE, as
-// [engine] engine chooses; the service router always over NFQUEUE. The main
-// thread handles signals, the control socket, registrations, reloads and
-// the kernel module; one packet thread per queue runs a Worker. See
+// router, host agent) in packet mode. The roles run in the kernel module
+// (svxlat.ko, over generic netlink) or over NFQUEUE, as [engine] engine
+// chooses; under the kernel engine the router's registrations still reach
+// an NFQUEUE worker and its table is pushed to the module. The main thread
+// handles signals, the control socket, registrations, reloads and the
+// kernel module; one packet thread per queue runs a Worker. See
 // docs/daemon.md and docs/kernel-module.md.
 #pragma once
 
 #include "daemon/engine_choice.h"
+#include "daemon/kernel_router.h"
 #include "daemon_config/daemon_config.h"
 #include "engine/worker.h"
 #include "relay/relay.h"
@@ -63,13 +65,18 @@ private:
     // Installs, replaces or removes the steering rules for config.
     void update_steering(const Config& config, const config::Table* table,
                          const std::vector<steer::AddressPort>& draining);
+    // After a SET_CONFIG: when the module runs config's router, pushes its
+    // table now and keeps pushing it from periodic(); else stops pushing.
+    void sync_kernel_router(const Config& config);
     void periodic(std::uint64_t now_ms);
     void serve_control(int listen_fd);
     // Gives the relay the table's relay-mode rows (creating it on first use).
     // Returns false when relay rows exist and none of them could be bound.
     bool apply_relay(const Config& config, const config::Table* table);
-    std::shared_ptr<const engine::RoleSettings> build_settings(const Config& config,
-                                                               std::string& error);
+    // Every role's settings but the router's (add_router), which needs the
+    // engine chosen.
+    std::shared_ptr<engine::RoleSettings> build_settings(const Config& config, std::string& error);
+    void add_router(engine::RoleSettings& settings, const Config& config);
     std::string render_status(bool json) const;
     std::string render_table(bool json) const;
     std::string render_services(bool json) const;
@@ -82,6 +89,7 @@ private:
     std::unique_ptr<kernel_engine::KernelClient> kernel_; // the kernel engine only
     bool kernel_configured_ = false;                      // our SET_CONFIG is in place
     std::uint64_t kernel_generation_ = 0;                 // of the last SET_CONFIG
+    std::unique_ptr<RoutePusher> route_pusher_;           // the module runs the router
     // Every role's settings (the table `svxlat table` shows); settings_
     // holds what the packet threads run.
     std::shared_ptr<const engine::RoleSettings> role_settings_;

@@ -2,13 +2,44 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <utility>
 
 namespace svxlat::daemon {
 namespace {
 
+struct SidBitsLess {
+    bool operator()(const std::pair<svx_sid, unsigned>& a,
+                    const std::pair<svx_sid, unsigned>& b) const {
+        if (a.second != b.second)
+            return a.second < b.second;
+        return svx_sid_cmp(&a.first, &b.first) < 0;
+    }
+};
+
 std::uint32_t milliseconds(Duration d) {
     // The parser bounds every timeout to 30 days, well within 32 bits.
     return static_cast<std::uint32_t>(std::clamp<std::int64_t>(d.count(), 1, UINT32_MAX));
+}
+
+// Why the module cannot hold the router's static services (nl.h's table
+// bounds; registrations beyond them are refused at run time), or "".
+std::string router_unsupported_by_kernel(const RouterSettings& r) {
+    std::map<std::pair<svx_sid, unsigned>, std::size_t, SidBitsLess> routes;
+    for (const auto& svc : r.services)
+        if (++routes[{svc.id, svc.prefix_bits}] > SVX_NL_MAX_TARGETS_PER_ROUTE)
+            return "[router] service (line " + std::to_string(svc.line) + "): more than " +
+                   std::to_string(SVX_NL_MAX_TARGETS_PER_ROUTE) +
+                   " targets for one prefix, the kernel engine's limit";
+    if (routes.size() > SVX_NL_MAX_ROUTES)
+        return "[router] has " + std::to_string(routes.size()) +
+               " static service prefixes, above the kernel engine's limit (" +
+               std::to_string(SVX_NL_MAX_ROUTES) + ")";
+    if (r.services.size() > SVX_NL_MAX_ROUTE_TARGETS)
+        return "[router] has " + std::to_string(r.services.size()) +
+               " static service targets, above the kernel engine's limit (" +
+               std::to_string(SVX_NL_MAX_ROUTE_TARGETS) + ")";
+    return {};
 }
 
 // Why the kernel engine cannot run config (before building its message), or "".
@@ -22,6 +53,8 @@ std::string unsupported_by_kernel(const Config& c) {
     if (c.engine.max_flows > SVX_NL_MAX_FLOWS)
         return "[engine] max-flows = " + std::to_string(c.engine.max_flows) +
                " is above the kernel engine's limit (" + std::to_string(SVX_NL_MAX_FLOWS) + ")";
+    if (c.router)
+        return router_unsupported_by_kernel(*c.router);
     return {};
 }
 
@@ -81,6 +114,9 @@ KernelPlan plan_kernel_config(const Config& c, const engine::RoleSettings& s,
             h.services.push_back({svc.prefix, static_cast<std::uint16_t>(svc.bits), svc.port});
         k.host = std::move(h);
     }
+    // The module forwards the router's SYNs; its table follows (SET_ROUTES).
+    if (c.router)
+        k.router = kernel_engine::KernelConfig::Router{c.router->address, c.router->router_id};
     if (auto why = kernel_engine::validate(k)) {
         plan.unsupported = *why;
         return plan;
@@ -94,8 +130,7 @@ EngineChoice choose_engine(const Config& c, const KernelPlan& plan, const Kernel
     const EngineKind asked = c.engine.engine;
     const std::string setting = "engine = " + std::string(to_string(asked));
     if (!has_kernel_roles(c)) {
-        choice.reason = setting + ": no translator or host role (the service router always runs "
-                                  "over NFQUEUE)";
+        choice.reason = setting + ": no role to run";
         return choice;
     }
     if (asked == EngineKind::nfqueue) {

@@ -1,8 +1,9 @@
-// Which packet engine runs the translator and host-agent roles (the
-// [engine] `engine` key): the kernel module or the NFQUEUE workers; and the
-// kernel module's configuration made from the daemon's. Pure functions, so
-// the rules are tested without the module. The service router always runs
-// over NFQUEUE (it sees only SYNs and registrations).
+// Which packet engine runs the roles (the [engine] `engine` key): the
+// kernel module or the NFQUEUE workers; and the kernel module's
+// configuration made from the daemon's. Pure functions, so the rules are
+// tested without the module. Under the kernel engine the service router
+// forwards SYNs in the module, while registrations still reach an NFQUEUE
+// worker and the table of record stays in svxlatd (kernel_router.h).
 #pragma once
 
 #include "daemon_config/daemon_config.h"
@@ -22,9 +23,10 @@ std::string_view to_string(PacketEngine engine); // "nfqueue", "kernel"
 // A row served by the stream relay (its own mode, or the translator's).
 bool is_relay_row(const Config& config, const config::TableRow& row);
 
-// The roles the kernel engine can take over.
+// The roles the kernel engine can take over: all three (the router's
+// registrations stay in user space).
 inline bool has_kernel_roles(const Config& config) {
-    return config.translator.has_value() || config.host.has_value();
+    return config.translator.has_value() || config.host.has_value() || config.router.has_value();
 }
 
 // The kernel module's configuration for config (its table loaded in
@@ -50,8 +52,7 @@ struct EngineChoice {
 };
 
 // The rules of docs/daemon-config.md ("Packet engine"). plan and probe are
-// only read when config has a translator or host role and asks for auto or
-// kernel.
+// only read when config has a role and asks for auto or kernel.
 EngineChoice choose_engine(const Config& config, const KernelPlan& plan, const KernelProbe& probe);
 
 } // namespace svxlat::daemon

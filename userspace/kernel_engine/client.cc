@@ -201,6 +201,15 @@ void KernelClient::apply(const KernelConfig& config) {
              [](std::span<const std::uint8_t>) {});
 }
 
+void KernelClient::set_routes(std::span<const svx_route_entry> entries,
+                              std::span<const svx_route_target> targets, std::uint64_t generation) {
+    const std::uint32_t seq = next_seq();
+    // Up to ~10 MB: exchange() grows the send buffer as for SET_CONFIG.
+    auto request = encode_set_routes(entries, targets, generation, {family_id_, seq, NLM_F_ACK});
+    exchange(request, ReplyContext{family_id_, seq, portid_, "svxlat.ko", "SET_ROUTES"},
+             [](std::span<const std::uint8_t>) {});
+}
+
 void KernelClient::clear() {
     const std::uint32_t seq = next_seq();
     exchange(encode_request(SVX_NL_CMD_CLEAR_CONFIG, {family_id_, seq, NLM_F_ACK}),
@@ -221,6 +230,17 @@ std::vector<svx_flow> KernelClient::flows() {
                  flows.push_back(decode_flow(message, family_id_));
              });
     return flows;
+}
+
+std::vector<KernelRoute> KernelClient::routes() {
+    const std::uint32_t seq = next_seq();
+    RouteDump dump;
+    exchange(encode_request(SVX_NL_CMD_GET_ROUTES, {family_id_, seq, NLM_F_DUMP}),
+             ReplyContext{family_id_, seq, portid_, "svxlat.ko", "GET_ROUTES"},
+             [&](std::span<const std::uint8_t> message) {
+                 dump.add(decode_route(message, family_id_));
+             });
+    return dump.take();
 }
 
 } // namespace svxlat::kernel_engine

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 struct mnl_socket;
@@ -55,6 +56,15 @@ public:
     KernelStats stats();
     // Every flow of the namespace (GET_FLOWS dump).
     std::vector<svx_flow> flows();
+    // SET_ROUTES: replaces the service router's whole table (entries in
+    // svx_route_table order), or changes nothing when the module refuses
+    // it. Throws KernelError: invalid_config before sending anything
+    // (validate_routes), refused with the module's reason.
+    void set_routes(std::span<const svx_route_entry> entries,
+                    std::span<const svx_route_target> targets, std::uint64_t generation);
+    // The router's table with the module's per-target counts (GET_ROUTES
+    // dump; a route split over several messages comes back whole).
+    std::vector<KernelRoute> routes();
 
     [[nodiscard]] std::uint16_t family_id() const noexcept { return family_id_; }
 

@@ -29,6 +29,14 @@ constexpr std::size_t kServiceBytes =
     NLA_HDRLEN + NLA_ALIGN(NLA_HDRLEN + SVX_SID_LEN) + 2 * NLA_ALIGN(NLA_HDRLEN + 2);
 // Everything of SET_CONFIG but the rows and services, with room to spare.
 constexpr std::size_t kSetConfigFixedBytes = 512;
+// A ROUTE nest without its targets, one ROUTE_TARGET nest, and everything of
+// SET_ROUTES but the routes (headers, ROUTES_GEN) with room to spare.
+constexpr std::size_t kRouteBytes =
+    NLA_HDRLEN + NLA_ALIGN(NLA_HDRLEN + SVX_SID_LEN) + NLA_ALIGN(NLA_HDRLEN + 2);
+constexpr std::size_t kRouteTargetBytes = NLA_HDRLEN + 3 * NLA_ALIGN(NLA_HDRLEN + 4);
+constexpr std::size_t kSetRoutesFixedBytes = 64;
+// A route nest is one attribute: nla_len is 16 bits.
+static_assert(kRouteBytes + SVX_NL_MAX_TARGETS_PER_ROUTE * kRouteTargetBytes <= UINT16_MAX);
 
 [[noreturn]] void malformed(std::string_view what, const std::string& why) {
     throw KernelError(ErrorKind::protocol,
@@ -241,7 +249,7 @@ public:
 private:
     static void check(bool ok) {
         if (!ok)
-            throw std::logic_error("SET_CONFIG encoding ran out of room (size computation)");
+            throw std::logic_error("request encoding ran out of room (size computation)");
     }
     nlmsghdr* nlh_;
     std::size_t capacity_;
@@ -261,12 +269,18 @@ std::string command_name(std::uint8_t cmd) {
         return "GET_STATS";
     case SVX_NL_CMD_GET_FLOWS:
         return "GET_FLOWS";
+    case SVX_NL_CMD_SET_ROUTES:
+        return "SET_ROUTES";
+    case SVX_NL_CMD_GET_ROUTES:
+        return "GET_ROUTES";
     default:
         return "command " + std::to_string(cmd);
     }
 }
 
 std::optional<std::string> validate(const KernelConfig& c) {
+    if (!c.translator && !c.host && !c.router)
+        return "no role: the kernel engine runs a translator, a host agent or a service router";
     if (c.flow.sal_mtu < 576 || c.flow.tcp_mtu < 576)
         return "sal-mtu and tcp-mtu must be at least 576";
     if (c.flow.ttl == 0)
@@ -307,6 +321,41 @@ std::optional<std::string> validate(const KernelConfig& c) {
             if (s.port == 0)
                 return "a host service has port 0";
         }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> validate_routes(std::span<const svx_route_entry> entries,
+                                           std::span<const svx_route_target> targets) {
+    if (entries.size() > SVX_NL_MAX_ROUTES)
+        return "the router's table has " + std::to_string(entries.size()) +
+               " entries; the kernel engine takes at most " + std::to_string(SVX_NL_MAX_ROUTES);
+    if (targets.size() > UINT32_MAX)
+        return "the router's table has more than 2^32 targets";
+    std::size_t total = 0;
+    for (const auto& e : entries) {
+        if (e.n_targets > SVX_NL_MAX_TARGETS_PER_ROUTE)
+            return "a route has " + std::to_string(e.n_targets) +
+                   " targets; the kernel engine takes at most " +
+                   std::to_string(SVX_NL_MAX_TARGETS_PER_ROUTE) + " per route";
+        total += e.n_targets;
+    }
+    if (total > SVX_NL_MAX_ROUTE_TARGETS)
+        return "the router's table has " + std::to_string(total) +
+               " targets; the kernel engine takes at most " +
+               std::to_string(SVX_NL_MAX_ROUTE_TARGETS);
+    // Entries in table order (so unique), masked prefixes, targets in range
+    // and non-empty, weights >= 1: what the module checks after sorting.
+    const svx_route_table table{entries.data(), static_cast<std::uint32_t>(entries.size()),
+                                targets.data(), static_cast<std::uint32_t>(targets.size())};
+    if (svx_route_table_check(&table) != SVX_OK)
+        return "the router's table is not a valid route table (order, masking, target ranges "
+               "or weights)";
+    for (const auto& e : entries) {
+        std::set<Ipv4Address> seen;
+        for (const auto& t : targets.subspan(e.first, e.n_targets))
+            if (!seen.insert({t.addr[0], t.addr[1], t.addr[2], t.addr[3]}).second)
+                return "a route lists one target address twice";
     }
     return std::nullopt;
 }
@@ -375,6 +424,40 @@ std::vector<std::uint8_t> encode_set_config(const KernelConfig& c, const Request
             w.nest_end(entry);
         }
     }
+    if (const auto& r = c.router) {
+        w.put(SVX_NLA_ROUTER_ADDR, r->address.data(), r->address.size());
+        w.put(SVX_NLA_ROUTER_ID, r->router_id.b, SVX_SID_LEN);
+    }
+    buffer.resize(nlh->nlmsg_len);
+    return buffer;
+}
+
+std::vector<std::uint8_t> encode_set_routes(std::span<const svx_route_entry> entries,
+                                            std::span<const svx_route_target> targets,
+                                            std::uint64_t generation, const RequestHeader& header) {
+    if (auto why = validate_routes(entries, targets))
+        throw KernelError(ErrorKind::invalid_config, "kernel engine route table: " + *why);
+    std::size_t sent_targets = 0;
+    for (const auto& e : entries)
+        sent_targets += e.n_targets;
+    std::vector<std::uint8_t> buffer(kSetRoutesFixedBytes + entries.size() * kRouteBytes +
+                                     sent_targets * kRouteTargetBytes);
+    nlmsghdr* nlh = start_request(buffer, SVX_NL_CMD_SET_ROUTES, header);
+    AttributeWriter w(buffer, nlh);
+    w.u64(SVX_NLA_ROUTES_GEN, generation);
+    for (const auto& e : entries) {
+        nlattr* route = w.nest_start(SVX_NLA_ROUTE);
+        w.put(SVX_NLA_ROUTE_PREFIX, e.prefix.b, SVX_SID_LEN);
+        w.u16(SVX_NLA_ROUTE_BITS, e.bits);
+        for (const auto& t : targets.subspan(e.first, e.n_targets)) {
+            nlattr* target = w.nest_start(SVX_NLA_ROUTE_TARGET);
+            w.put(SVX_NLA_TGT_ADDR, t.addr, sizeof(t.addr));
+            w.u32(SVX_NLA_TGT_PRIORITY, t.priority);
+            w.u32(SVX_NLA_TGT_WEIGHT, t.weight);
+            w.nest_end(target);
+        }
+        w.nest_end(route);
+    }
     buffer.resize(nlh->nlmsg_len);
     return buffer;
 }
@@ -406,6 +489,15 @@ KernelInfo decode_info(std::span<const std::uint8_t> message, std::uint16_t fami
                                seen.mark(type, what, "CONFIG_GEN");
                                info.config_generation =
                                    scalar<std::uint64_t>(p, what, "CONFIG_GEN");
+                               break;
+                           case SVX_NLA_ROUTE_COUNT:
+                               seen.mark(type, what, "ROUTE_COUNT");
+                               info.route_count = scalar<std::uint32_t>(p, what, "ROUTE_COUNT");
+                               break;
+                           case SVX_NLA_ROUTES_GEN:
+                               seen.mark(type, what, "ROUTES_GEN");
+                               info.routes_generation =
+                                   scalar<std::uint64_t>(p, what, "ROUTES_GEN");
                                break;
                            default: // a newer module's attribute
                                break;
@@ -468,6 +560,130 @@ svx_flow decode_flow(std::span<const std::uint8_t> message, std::uint16_t family
     if (flow->n_source > SVX_FLOW_MAX_SOURCE)
         malformed(what, "flow with " + std::to_string(flow->n_source) + " SOURCE addresses");
     return *flow;
+}
+
+namespace {
+
+KernelRouteTarget decode_route_target(std::span<const std::uint8_t> nest, std::string_view what) {
+    KernelRouteTarget t;
+    SeenOnce seen;
+    for_each_attribute(nest, what, [&](unsigned type, std::span<const std::uint8_t> p) {
+        switch (type) {
+        case SVX_NLA_TGT_ADDR:
+            seen.mark(type, what, "TGT_ADDR");
+            if (p.size() != t.address.size())
+                malformed(what, "TGT_ADDR is " + std::to_string(p.size()) + " bytes, expected 4");
+            std::memcpy(t.address.data(), p.data(), t.address.size());
+            break;
+        case SVX_NLA_TGT_PRIORITY:
+            seen.mark(type, what, "TGT_PRIORITY");
+            t.priority = scalar<std::uint32_t>(p, what, "TGT_PRIORITY");
+            break;
+        case SVX_NLA_TGT_WEIGHT:
+            seen.mark(type, what, "TGT_WEIGHT");
+            t.weight = scalar<std::uint32_t>(p, what, "TGT_WEIGHT");
+            if (t.weight == 0)
+                malformed(what, "a target of weight 0");
+            break;
+        case SVX_NLA_TGT_CHOSEN:
+            seen.mark(type, what, "TGT_CHOSEN");
+            t.chosen = scalar<std::uint64_t>(p, what, "TGT_CHOSEN");
+            break;
+        default: // a newer module's attribute, or nla_put_u64_64bit's pad
+            break;
+        }
+    });
+    for (auto [type, name] : {std::pair{SVX_NLA_TGT_ADDR, "TGT_ADDR"},
+                              {SVX_NLA_TGT_PRIORITY, "TGT_PRIORITY"},
+                              {SVX_NLA_TGT_WEIGHT, "TGT_WEIGHT"},
+                              {SVX_NLA_TGT_CHOSEN, "TGT_CHOSEN"}})
+        if (!seen.has(type))
+            malformed(what, std::string("a ROUTE_TARGET without ") + name);
+    return t;
+}
+
+} // namespace
+
+KernelRoute decode_route(std::span<const std::uint8_t> message, std::uint16_t family_id) {
+    constexpr std::string_view what = "GET_ROUTES record";
+    std::optional<std::span<const std::uint8_t>> nest;
+    for_each_attribute(module_attributes(message, family_id, SVX_NL_CMD_GET_ROUTES, what), what,
+                       [&](unsigned type, std::span<const std::uint8_t> p) {
+                           if (type != SVX_NLA_ROUTE)
+                               return;
+                           if (nest)
+                               malformed(what, "two ROUTE attributes in one message");
+                           nest = p;
+                       });
+    if (!nest)
+        malformed(what, "no ROUTE attribute");
+    KernelRoute route;
+    SeenOnce seen;
+    std::set<Ipv4Address> addresses;
+    for_each_attribute(*nest, what, [&](unsigned type, std::span<const std::uint8_t> p) {
+        switch (type) {
+        case SVX_NLA_ROUTE_PREFIX:
+            seen.mark(type, what, "ROUTE_PREFIX");
+            if (p.size() != SVX_SID_LEN)
+                malformed(what, "ROUTE_PREFIX is " + std::to_string(p.size()) +
+                                    " bytes, expected " + std::to_string(SVX_SID_LEN));
+            std::memcpy(route.prefix.b, p.data(), SVX_SID_LEN);
+            break;
+        case SVX_NLA_ROUTE_BITS:
+            seen.mark(type, what, "ROUTE_BITS");
+            route.bits = scalar<std::uint16_t>(p, what, "ROUTE_BITS");
+            if (route.bits > SVX_SID_BITS)
+                malformed(what, "ROUTE_BITS " + std::to_string(route.bits));
+            break;
+        case SVX_NLA_ROUTE_TARGET: {
+            if (route.targets.size() >= SVX_NL_MAX_TARGETS_PER_ROUTE)
+                malformed(what, "more than " + std::to_string(SVX_NL_MAX_TARGETS_PER_ROUTE) +
+                                    " targets in one route");
+            KernelRouteTarget t = decode_route_target(p, what);
+            if (!addresses.insert(t.address).second)
+                malformed(what, "a route lists one target address twice");
+            route.targets.push_back(t);
+            break;
+        }
+        default:
+            break;
+        }
+    });
+    if (!seen.has(SVX_NLA_ROUTE_PREFIX) || !seen.has(SVX_NLA_ROUTE_BITS))
+        malformed(what, "a ROUTE without ROUTE_PREFIX or ROUTE_BITS");
+    if (route.targets.empty())
+        malformed(what, "a ROUTE without targets");
+    svx_sid masked = route.prefix;
+    svx_sid_mask(&masked, route.bits);
+    if (svx_sid_cmp(&masked, &route.prefix) != 0)
+        malformed(what, "ROUTE_PREFIX has bits set past ROUTE_BITS");
+    return route;
+}
+
+void RouteDump::add(KernelRoute route) {
+    constexpr std::string_view what = "GET_ROUTES dump";
+    if (targets_ + route.targets.size() > SVX_NL_MAX_ROUTE_TARGETS)
+        malformed(what, "more than " + std::to_string(SVX_NL_MAX_ROUTE_TARGETS) + " targets");
+    targets_ += route.targets.size();
+    if (routes_.empty() || routes_.back().bits != route.bits ||
+        svx_sid_cmp(&routes_.back().prefix, &route.prefix) != 0) {
+        if (routes_.size() >= SVX_NL_MAX_ROUTES)
+            malformed(what, "more than " + std::to_string(SVX_NL_MAX_ROUTES) + " routes");
+        routes_.push_back(std::move(route));
+        return;
+    }
+    // The next targets of the route the previous message began.
+    KernelRoute& last = routes_.back();
+    if (last.targets.size() + route.targets.size() > SVX_NL_MAX_TARGETS_PER_ROUTE)
+        malformed(what, "more than " + std::to_string(SVX_NL_MAX_TARGETS_PER_ROUTE) +
+                            " targets in one route");
+    std::set<Ipv4Address> addresses;
+    for (const auto& t : last.targets)
+        addresses.insert(t.address);
+    for (const auto& t : route.targets)
+        if (!addresses.insert(t.address).second)
+            malformed(what, "a route lists one target address twice");
+    last.targets.insert(last.targets.end(), route.targets.begin(), route.targets.end());
 }
 
 std::vector<std::uint8_t> encode_get_family(std::string_view name, std::uint32_t seq) {

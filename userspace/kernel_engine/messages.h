@@ -16,6 +16,7 @@
 
 #include <svxlat/flow.h>
 #include <svxlat/nl.h>
+#include <svxlat/route.h>
 #include <svxlat/sid.h>
 #include <svxlat/stats.h>
 
@@ -28,6 +29,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace svxlat::kernel_engine {
@@ -63,6 +65,13 @@ struct KernelConfig {
         std::uint16_t port_high = 59999;
         std::vector<HostService> services; // at most SVX_NL_MAX_SERVICES
     };
+    // The service router: the module forwards SAL SYNs sent to address
+    // (resolved in the table SET_ROUTES pushes) and lets registrations,
+    // datagrams to router_id, pass to svxlatd's NFQUEUE worker.
+    struct Router {
+        Ipv4Address address{};
+        svx_sid router_id{};
+    };
 
     svx_flow_cfg flow{1500, 1500, 64, 8, 1000, 60000};
     std::array<std::uint32_t, SVX_TO__COUNT> timeouts_ms{30000, 7440000, 120000, 60000};
@@ -70,6 +79,7 @@ struct KernelConfig {
     std::uint32_t max_embryonic = 65536;  // 1..max_flows
     std::optional<Translator> translator; // role on when present
     std::optional<Host> host;             // role on when present
+    std::optional<Router> router;         // role on when present
     std::uint64_t generation = 0;         // echoed by GET_INFO
 };
 
@@ -80,6 +90,21 @@ struct KernelInfo {
     bool configured = false;     // this namespace has a configuration
     std::uint32_t flow_count = 0;
     std::optional<std::uint64_t> config_generation;
+    std::optional<std::uint32_t> route_count;       // entries in the router's table
+    std::optional<std::uint64_t> routes_generation; // of the last SET_ROUTES (none before one)
+};
+
+// One route of the GET_ROUTES dump, with what the module counted per target.
+struct KernelRouteTarget {
+    Ipv4Address address{};
+    std::uint32_t priority = 0;
+    std::uint32_t weight = 1;
+    std::uint64_t chosen = 0; // SYNs the module forwarded to it
+};
+struct KernelRoute {
+    svx_sid prefix{}; // masked to bits
+    std::uint16_t bits = 0;
+    std::vector<KernelRouteTarget> targets; // at least one, unique addresses
 };
 
 // GET_STATS: the module's arrays as sent, indexed by enum svx_stat and enum
@@ -103,7 +128,7 @@ enum class ErrorKind {
     refused,        // the module (or the kernel) answered a request with an error
     io,             // the socket failed, or no answer came in time
     protocol,       // a reply that is malformed or not what was asked for
-    invalid_config, // a KernelConfig outside nl.h's bounds; nothing was sent
+    invalid_config, // a KernelConfig or route table outside nl.h's bounds; nothing was sent
 };
 
 class KernelError : public std::runtime_error {
@@ -126,6 +151,13 @@ std::string command_name(std::uint8_t cmd);
 // rows), or nullopt when it can.
 std::optional<std::string> validate(const KernelConfig& config);
 
+// Why a router table cannot be sent, or nullopt: nl.h's bounds (routes,
+// targets per route and in all), svx_route_table_check() (table order, so
+// unique prefixes; masked; weights >= 1) and one address at most once per
+// route. Only the targets the entries reference are sent.
+std::optional<std::string> validate_routes(std::span<const svx_route_entry> entries,
+                                           std::span<const svx_route_target> targets);
+
 struct RequestHeader {
     std::uint16_t family_id = 0;
     std::uint32_t seq = 0;
@@ -133,13 +165,20 @@ struct RequestHeader {
 };
 
 // A request without attributes (GET_INFO, CLEAR_CONFIG, GET_STATS,
-// GET_FLOWS).
+// GET_FLOWS, GET_ROUTES).
 std::vector<std::uint8_t> encode_request(std::uint8_t cmd, const RequestHeader& header);
 // SET_CONFIG. Rows and host services are repeated top-level SVX_NLA_ROW and
 // SVX_NLA_SERVICE nests, in order (one list attribute could not exceed 64
 // KB). Throws KernelError (invalid_config) when validate() refuses.
 std::vector<std::uint8_t> encode_set_config(const KernelConfig& config,
                                             const RequestHeader& header);
+// SET_ROUTES: ROUTES_GEN, then one top-level SVX_NLA_ROUTE nest per entry in
+// order (ROUTE_PREFIX, ROUTE_BITS, one ROUTE_TARGET nest per target:
+// TGT_ADDR, TGT_PRIORITY, TGT_WEIGHT; expires is not sent). Throws
+// KernelError (invalid_config) when validate_routes() refuses.
+std::vector<std::uint8_t> encode_set_routes(std::span<const svx_route_entry> entries,
+                                            std::span<const svx_route_target> targets,
+                                            std::uint64_t generation, const RequestHeader& header);
 
 // Why a module with this GET_INFO answer cannot work with this svxlatd
 // (another protocol version, another struct svx_flow), or nullopt.
@@ -153,6 +192,25 @@ KernelStats decode_stats(std::span<const std::uint8_t> message, std::uint16_t fa
 // sizeof(svx_flow) is refused (kind incompatible): the module was built from
 // another svxlat version.
 svx_flow decode_flow(std::span<const std::uint8_t> message, std::uint16_t family_id);
+// One message of a GET_ROUTES dump: one ROUTE with its prefix, bits and
+// 1..SVX_NL_MAX_TARGETS_PER_ROUTE targets, each with address, priority,
+// weight and chosen, no address twice.
+KernelRoute decode_route(std::span<const std::uint8_t> message, std::uint16_t family_id);
+
+// Assembles a GET_ROUTES dump. The module sends a route with more targets
+// than fit one message as consecutive messages with the same prefix and
+// bits; they are merged here. Throws KernelError (protocol) on an address
+// repeated across such messages and beyond nl.h's bounds.
+class RouteDump {
+public:
+    void add(KernelRoute route);
+    [[nodiscard]] const std::vector<KernelRoute>& routes() const { return routes_; }
+    std::vector<KernelRoute> take() { return std::move(routes_); }
+
+private:
+    std::vector<KernelRoute> routes_;
+    std::size_t targets_ = 0;
+};
 
 // The generic netlink controller's answer to CTRL_CMD_GETFAMILY.
 struct FamilyInfo {
