@@ -9,11 +9,13 @@
 #include <map>
 #include <random>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include <svxlat/reg.h>
+#include <svxlat/route.h>
 #include <svxlat/sid.h>
 
 #include "router/service_table.h"
@@ -530,6 +532,323 @@ TEST(router_service_table, ConcurrentResolveRegisterExpire) {
         targets += e.targets.size();
     EXPECT_EQ(targets, t.target_count());
     EXPECT_EQ(t.snapshot(t0).size(), t.entry_count());
+}
+
+// --- generation(), routes(), limit_total_targets() --------------------------
+
+// generation() moved by exactly `by` across `what`.
+template <typename F> void expect_generation_step(ServiceTable& t, uint64_t by, F&& what) {
+    const uint64_t before = t.generation();
+    what();
+    EXPECT_EQ(t.generation(), before + by);
+}
+
+TEST(router_service_table, GenerationFollowsStaticChanges) {
+    ServiceTable t;
+    const uint64_t start = t.generation();
+    expect_generation_step(t, 1,
+                           [&] { ASSERT_TRUE(t.add_static(kId, 256, ip(1, 0, 0, 1), 1, 1, t0)); });
+    EXPECT_GT(t.generation(), start);
+    expect_generation_step(t, 1,
+                           [&] { ASSERT_TRUE(t.add_static(kId, 256, ip(1, 0, 0, 2), 1, 1, t0)); });
+    // Reweighting and reprioritising an existing target.
+    expect_generation_step(t, 1,
+                           [&] { ASSERT_TRUE(t.add_static(kId, 256, ip(1, 0, 0, 1), 1, 5, t0)); });
+    expect_generation_step(t, 1,
+                           [&] { ASSERT_TRUE(t.add_static(kId, 256, ip(1, 0, 0, 1), 2, 5, t0)); });
+    expect_generation_step(t, 1, [&] { ASSERT_TRUE(t.remove_target(kId, 256, ip(1, 0, 0, 2))); });
+    // Failures change nothing.
+    expect_generation_step(t, 0, [&] { EXPECT_FALSE(t.remove_target(kId, 256, ip(1, 0, 0, 2))); });
+    expect_generation_step(t, 0, [&] { EXPECT_FALSE(t.remove_target(kId, 128, ip(1, 0, 0, 1))); });
+    expect_generation_step(t, 0,
+                           [&] { EXPECT_FALSE(t.add_static(kId, 257, ip(1, 0, 0, 9), 1, 1, t0)); });
+    // Neither do lookups, snapshots or exports.
+    expect_generation_step(t, 0, [&] {
+        (void)t.resolve(kId, t0, uint64_t{0});
+        (void)t.snapshot(t0);
+        (void)t.routes();
+    });
+    // The entry goes with its last target: a change too.
+    expect_generation_step(t, 1, [&] { ASSERT_TRUE(t.remove_target(kId, 256, ip(1, 0, 0, 1))); });
+    EXPECT_EQ(t.entry_count(), 0u);
+}
+
+TEST(router_service_table, GenerationFollowsRegistrations) {
+    ServiceTable t;
+    ASSERT_TRUE(t.add_static(kId, 256, ip(2, 0, 0, 9), 1, 1, t0));
+    const Ipv4Address a = ip(2, 0, 0, 1), b = ip(2, 0, 0, 2), c = ip(2, 0, 0, 3);
+    auto apply = [&](const svx_reg_msg& m, const Ipv4Address& from, TimePoint now,
+                     RegistrationOutcome want, uint64_t by) {
+        const uint64_t before = t.generation();
+        EXPECT_EQ(t.apply_registration(m, from, now), want) << to_string(want);
+        EXPECT_EQ(t.generation(), before + by) << to_string(want);
+    };
+    apply(reg(kId), a, t0, RegistrationOutcome::added, 1);
+    apply(reg(kId), a, t0 + 10s, RegistrationOutcome::refreshed, 0);
+    apply(rereg(kId, a), a, t0 + 11s, RegistrationOutcome::refreshed, 0); // old == new
+    apply(rereg(kId, a), b, t0 + 12s, RegistrationOutcome::moved, 1);
+    apply(reg(kId), c, t0 + 13s, RegistrationOutcome::added, 1);
+    apply(rereg(kId, b), c, t0 + 14s, RegistrationOutcome::moved, 1); // merge onto c
+    apply(reg(kId, 256, SVX_CTRLMSG_UNREGISTER), b, t0, RegistrationOutcome::not_found, 0);
+    apply(reg(sid_u32(77), 256, SVX_CTRLMSG_UNREGISTER), c, t0, RegistrationOutcome::not_found, 0);
+    apply(reg(kId), ip(2, 0, 0, 9), t0, RegistrationOutcome::static_kept, 0);
+    apply(reg(kId, 256, SVX_CTRLMSG_UNREGISTER), ip(2, 0, 0, 9), t0,
+          RegistrationOutcome::static_kept, 0);
+    apply(reg(svx_sid{}), a, t0, RegistrationOutcome::refused_default, 0);
+    apply(reg(kId, 256, SVX_CTRLMSG_UNREGISTER), c, t0, RegistrationOutcome::removed, 1);
+    EXPECT_EQ(t.target_count(), 1u);
+
+    // table_full changes nothing either.
+    ServiceTable::Options o;
+    o.max_entries = 1;
+    ServiceTable small(o);
+    ASSERT_EQ(small.apply_registration(reg(kId), a, t0), RegistrationOutcome::added);
+    const uint64_t g = small.generation();
+    EXPECT_EQ(small.apply_registration(reg(sid_u32(5)), a, t0), RegistrationOutcome::table_full);
+    EXPECT_EQ(small.generation(), g);
+}
+
+TEST(router_service_table, GenerationFollowsExpiry) {
+    ServiceTable t;
+    ASSERT_TRUE(t.add_static(svx_sid{}, 0, ip(3, 0, 0, 255), 1, 1, t0));
+    ASSERT_EQ(t.apply_registration(reg(kId), ip(3, 0, 0, 1), t0), RegistrationOutcome::added);
+    ASSERT_EQ(t.apply_registration(reg(kAll1), ip(3, 0, 0, 2), t0 + 5s),
+              RegistrationOutcome::added);
+    // Nothing due yet (lifetime 50 s): no change, even though time passed.
+    expect_generation_step(t, 0, [&] { EXPECT_EQ(t.expire(t0 + 49s), 0u); });
+    // Resolution past the expiry (before expire() runs) is not a change either.
+    expect_generation_step(t, 0, [&] {
+        EXPECT_EQ(t.resolve(kId, t0 + 51s, uint64_t{0}).status, Status::no_live_target);
+    });
+    const uint64_t before = t.generation();
+    EXPECT_EQ(t.expire(t0 + 50s), 1u);
+    EXPECT_GT(t.generation(), before);
+    expect_generation_step(t, 0, [&] { EXPECT_EQ(t.expire(t0 + 50s), 0u); });
+    const uint64_t before2 = t.generation();
+    EXPECT_EQ(t.expire(t0 + 1h), 1u);
+    EXPECT_GT(t.generation(), before2);
+    // Static targets never expire: nothing left to remove.
+    expect_generation_step(t, 0, [&] { EXPECT_EQ(t.expire(t0 + 10000h), 0u); });
+}
+
+// The exported table as the core reads it.
+svx_route_table view_of(const ServiceTable::Routes& r) {
+    return {r.entries.data(), static_cast<uint32_t>(r.entries.size()), r.targets.data(),
+            static_cast<uint32_t>(r.targets.size())};
+}
+
+// A table of static and registered targets on several prefix lengths.
+void fill_mixed(ServiceTable& t, std::mt19937& gen) {
+    ASSERT_TRUE(t.add_static(svx_sid{}, 0, ip(30, 0, 0, 1), 1, 1, t0));
+    ASSERT_TRUE(t.add_static(svx_sid{}, 0, ip(30, 0, 0, 2), 1, 3, t0));
+    for (uint32_t i = 1; i <= 200; ++i) {
+        const svx_sid id = sid_u32(i * 2654435761u);
+        const Ipv4Address a = {31, static_cast<uint8_t>(i), 0, 1};
+        switch (i % 5) {
+        case 0: // registrations only, several hosts
+            for (uint8_t h = 1; h <= 1 + gen() % 4; ++h)
+                ASSERT_EQ(t.apply_registration(reg(id), {a[0], a[1], 1, h}, t0),
+                          RegistrationOutcome::added);
+            break;
+        case 1: // static only, two priorities and varied weights
+            ASSERT_TRUE(t.add_static(id, 256, a, 2, 1 + gen() % 9, t0));
+            ASSERT_TRUE(t.add_static(id, 256, {a[0], a[1], 0, 2}, 2, 1 + gen() % 9, t0));
+            ASSERT_TRUE(t.add_static(id, 256, {a[0], a[1], 0, 3}, 1, 100, t0));
+            break;
+        case 2: // mixed: a registration beside a static of the same priority
+            ASSERT_TRUE(t.add_static(id, 256, a, kRegistrationPriority, 5, t0));
+            ASSERT_EQ(t.apply_registration(reg(id), {a[0], a[1], 2, 1}, t0),
+                      RegistrationOutcome::added);
+            ASSERT_EQ(t.apply_registration(reg(id), {a[0], a[1], 2, 2}, t0),
+                      RegistrationOutcome::added);
+            break;
+        case 3: // prefixes of 32 and 24 bits
+            ASSERT_EQ(t.apply_registration(reg(id, 32), {a[0], a[1], 5, 1}, t0),
+                      RegistrationOutcome::added);
+            ASSERT_TRUE(t.add_static(id, 24, {a[0], a[1], 3, 1}, 1, 2, t0));
+            break;
+        default: // a static target on a 200-bit prefix, then registrations there
+            ASSERT_TRUE(t.add_static(id, 200, a, 0, 7, t0));
+            ASSERT_EQ(t.apply_registration(reg(id, 200), {a[0], a[1], 4, 1}, t0),
+                      RegistrationOutcome::added);
+            break;
+        }
+    }
+}
+
+TEST(router_service_table, RoutesExportIsAValidTableInTableOrder) {
+    std::mt19937 gen(test::test_seed(5));
+    ServiceTable t;
+    fill_mixed(t, gen);
+    const auto routes = t.routes();
+    ASSERT_EQ(routes.entries.size(), t.entry_count());
+    ASSERT_EQ(routes.targets.size(), t.target_count());
+    const svx_route_table v = view_of(routes);
+    EXPECT_EQ(svx_route_table_check(&v), SVX_OK);
+    for (size_t i = 1; i < routes.entries.size(); ++i)
+        EXPECT_LT(svx_route_entry_cmp(&routes.entries[i - 1], &routes.entries[i]), 0) << i;
+    for (const svx_route_target& k : routes.targets) {
+        EXPECT_EQ(k.expires, 0u);
+        EXPECT_GE(k.weight, 1u);
+    }
+    // Entry for entry, the same targets as the snapshot (which sorts its own).
+    const auto snap = t.snapshot(t0);
+    ASSERT_EQ(snap.size(), routes.entries.size());
+    std::vector<uint32_t> covered(routes.targets.size(), 0);
+    for (size_t i = 0; i < snap.size(); ++i) {
+        const svx_route_entry& e = routes.entries[i];
+        EXPECT_EQ(e.bits, snap[i].bits);
+        EXPECT_EQ(svx_sid_cmp(&e.prefix, &snap[i].prefix), 0);
+        std::vector<std::tuple<Ipv4Address, uint32_t, uint32_t>> got, want;
+        for (uint32_t k = e.first; k < e.first + e.n_targets; ++k) {
+            const svx_route_target& x = routes.targets[k];
+            got.emplace_back(Ipv4Address{x.addr[0], x.addr[1], x.addr[2], x.addr[3]}, x.priority,
+                             x.weight);
+            ++covered[k];
+        }
+        for (const TargetInfo& ti : snap[i].targets)
+            want.emplace_back(ti.address, ti.priority, ti.weight);
+        std::sort(got.begin(), got.end());
+        std::sort(want.begin(), want.end());
+        EXPECT_EQ(got, want) << i;
+    }
+    // Every exported target belongs to exactly one entry.
+    EXPECT_TRUE(std::all_of(covered.begin(), covered.end(), [](uint32_t n) { return n == 1; }));
+
+    // An empty table exports an empty, valid table.
+    ServiceTable empty;
+    const auto none = empty.routes();
+    EXPECT_TRUE(none.entries.empty());
+    EXPECT_TRUE(none.targets.empty());
+    const svx_route_table nv = view_of(none);
+    EXPECT_EQ(svx_route_table_check(&nv), SVX_OK);
+}
+
+TEST(router_service_table, RoutesResolveLikeTheTable) {
+    const uint32_t seed = test::test_seed(6);
+    SCOPED_TRACE(testing::Message() << "seed " << seed);
+    std::mt19937 gen(seed);
+    ServiceTable t;
+    fill_mixed(t, gen);
+    const auto routes = t.routes();
+    const svx_route_table v = view_of(routes);
+    ASSERT_EQ(svx_route_table_check(&v), SVX_OK);
+    std::mt19937_64 gen64(seed);
+    const TimePoint now = t0 + 1s; // registrations live
+    size_t ok = 0, no_entry = 0;
+    for (uint32_t i = 1; i <= 200; ++i) {
+        const svx_sid base = sid_u32(i * 2654435761u);
+        // The ID itself, one differing past 32 bits, past 200 bits, and in bit 0.
+        for (const svx_sid& id : {base, flip_bit(base, 255), flip_bit(base, 100),
+                                  flip_bit(base, 28), flip_bit(base, 0)}) {
+            for (uint64_t r : {uint64_t{0}, UINT64_MAX, gen64(), gen64(), gen64()}) {
+                const ResolveResult want = t.resolve(id, now, r);
+                uint8_t got[4] = {0xee, 0xee, 0xee, 0xee};
+                const svx_route_status status = svx_route_resolve(&v, &id, 0, r, got);
+                switch (want.status) {
+                case Status::ok:
+                    ++ok;
+                    ASSERT_EQ(status, SVX_ROUTE_OK);
+                    EXPECT_TRUE(std::equal(want.target.begin(), want.target.end(), got))
+                        << "service " << i << " random " << r;
+                    EXPECT_EQ(svx_route_lookup(&v, &id)->bits, want.matched_bits);
+                    break;
+                case Status::no_entry:
+                    ++no_entry;
+                    EXPECT_EQ(status, SVX_ROUTE_NO_ENTRY);
+                    break;
+                case Status::no_live_target:
+                    ADD_FAILURE() << "nothing has expired at now";
+                    break;
+                }
+            }
+        }
+    }
+    EXPECT_GT(ok, 0u);
+    // The default route is there: everything resolves.
+    EXPECT_EQ(no_entry, 0u);
+
+    // After expire(), the export no longer holds the registrations (their
+    // addresses are 31.x.{1,2,4,5}.y; static ones 30.0.0.y and 31.x.{0,3}.y).
+    EXPECT_GT(t.expire(t0 + 1h), 0u);
+    const auto later = t.routes();
+    const svx_route_table lv = view_of(later);
+    ASSERT_EQ(svx_route_table_check(&lv), SVX_OK);
+    EXPECT_EQ(later.targets.size(), t.target_count());
+    for (const svx_route_target& k : later.targets)
+        EXPECT_TRUE(k.addr[2] == 0 || k.addr[2] == 3) << "a registered target survived expire()";
+}
+
+TEST(router_service_table, TotalTargetLimitRefusesNewTargets) {
+    ServiceTable t;
+    t.limit_total_targets(3);
+    EXPECT_EQ(t.apply_registration(reg(sid_u32(1)), ip(40, 0, 0, 1), t0),
+              RegistrationOutcome::added);
+    EXPECT_TRUE(t.add_static(sid_u32(2), 256, ip(40, 0, 0, 2), 1, 1, t0));
+    EXPECT_EQ(t.apply_registration(reg(sid_u32(1)), ip(40, 0, 0, 3), t0),
+              RegistrationOutcome::added);
+    ASSERT_EQ(t.target_count(), 3u);
+    ASSERT_EQ(t.entry_count(), 2u);
+    const uint64_t g = t.generation();
+
+    // A new entry or a new target on an existing entry: refused, nothing left behind.
+    EXPECT_EQ(t.apply_registration(reg(sid_u32(3)), ip(40, 0, 0, 4), t0),
+              RegistrationOutcome::table_full);
+    EXPECT_EQ(t.apply_registration(reg(sid_u32(1)), ip(40, 0, 0, 4), t0),
+              RegistrationOutcome::table_full);
+    EXPECT_FALSE(t.add_static(sid_u32(4), 256, ip(40, 0, 0, 5), 1, 1, t0));
+    EXPECT_FALSE(t.add_static(sid_u32(2), 256, ip(40, 0, 0, 5), 1, 1, t0));
+    EXPECT_FALSE(t.add_static(svx_sid{}, 0, ip(40, 0, 0, 5), 1, 1, t0));
+    EXPECT_EQ(t.entry_count(), 2u);
+    EXPECT_EQ(t.target_count(), 3u);
+    EXPECT_EQ(t.generation(), g);
+    EXPECT_EQ(t.resolve(sid_u32(3), t0, uint64_t{0}).status, Status::no_entry);
+    EXPECT_EQ(t.resolve(sid_u32(4), t0, uint64_t{0}).status, Status::no_entry);
+    EXPECT_EQ(t.resolve(kId, t0, uint64_t{0}).status, Status::no_entry);
+    EXPECT_EQ(t.snapshot(t0).size(), 2u);
+    EXPECT_EQ(t.routes().entries.size(), 2u);
+
+    // What adds no target still works at the limit.
+    EXPECT_EQ(t.apply_registration(reg(sid_u32(1)), ip(40, 0, 0, 1), t0 + 1s),
+              RegistrationOutcome::refreshed);
+    EXPECT_EQ(t.apply_registration(rereg(sid_u32(1), ip(40, 0, 0, 3)), ip(40, 0, 0, 6), t0),
+              RegistrationOutcome::moved);
+    EXPECT_TRUE(t.add_static(sid_u32(2), 256, ip(40, 0, 0, 2), 3, 9, t0)); // reweight
+    EXPECT_TRUE(t.add_static(sid_u32(1), 256, ip(40, 0, 0, 1), 1, 1, t0)); // becomes static
+    EXPECT_EQ(t.target_count(), 3u);
+
+    // Room again after a removal.
+    ASSERT_TRUE(t.remove_target(sid_u32(2), 256, ip(40, 0, 0, 2)));
+    EXPECT_EQ(t.entry_count(), 1u);
+    EXPECT_EQ(t.apply_registration(reg(sid_u32(3)), ip(40, 0, 0, 4), t0),
+              RegistrationOutcome::added);
+    EXPECT_EQ(t.apply_registration(reg(sid_u32(5)), ip(40, 0, 0, 4), t0),
+              RegistrationOutcome::table_full);
+    EXPECT_EQ(t.entry_count(), 2u);
+
+    // Lowering the limit below the count keeps what is there, refuses more.
+    t.limit_total_targets(1);
+    EXPECT_EQ(t.target_count(), 3u);
+    EXPECT_EQ(t.apply_registration(reg(sid_u32(6)), ip(40, 0, 0, 7), t0),
+              RegistrationOutcome::table_full);
+    EXPECT_EQ(t.entry_count(), 2u);
+    // Raising it lets them in.
+    t.limit_total_targets(4);
+    EXPECT_EQ(t.apply_registration(reg(sid_u32(6)), ip(40, 0, 0, 7), t0),
+              RegistrationOutcome::added);
+    EXPECT_EQ(t.target_count(), 4u);
+}
+
+TEST(router_service_table, ZeroTotalTargetsAcceptsNothing) {
+    ServiceTable t;
+    t.limit_total_targets(0);
+    EXPECT_EQ(t.apply_registration(reg(kId), ip(41, 0, 0, 1), t0), RegistrationOutcome::table_full);
+    EXPECT_FALSE(t.add_static(kId, 256, ip(41, 0, 0, 1), 1, 1, t0));
+    EXPECT_FALSE(t.add_static(svx_sid{}, 0, ip(41, 0, 0, 1), 1, 1, t0));
+    EXPECT_EQ(t.entry_count(), 0u);
+    EXPECT_TRUE(t.snapshot(t0).empty());
+    EXPECT_TRUE(t.routes().entries.empty());
+    EXPECT_EQ(t.resolve(kId, t0, uint64_t{0}).status, Status::no_entry);
 }
 
 } // namespace

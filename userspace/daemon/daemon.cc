@@ -468,6 +468,14 @@ void Daemon::add_router(engine::RoleSettings& s, const Config& c) {
 
 void Daemon::sync_kernel_router(const Config& c) {
     if (engine_ != PacketEngine::kernel || !kernel_ || !c.router || !router_services_) {
+        // A reload removed the router: the module's table goes too.
+        if (route_pusher_ && kernel_ && kernel_configured_) {
+            try {
+                kernel_->set_routes({}, {}, 0);
+            } catch (const kernel_engine::KernelError& e) {
+                log::warning("router removed: svxlat.ko keeps its unused table: ", e.what());
+            }
+        }
         route_pusher_.reset();
         return;
     }
