@@ -182,6 +182,9 @@ static bool svx_op_xlt_sal_dst(void *ctx, const struct svx_sid *service, u8 *tar
 {
 	const struct svx_kcfg *cfg = svx_ctx(ctx)->cfg;
 
+	/* A static service with a live target first, then the router. */
+	if (svx_routes_resolve(cfg->xlt_routes, service, target))
+		return true;
 	if (!cfg->has_router)
 		return false;
 	memcpy(target, cfg->xlt_router, 4);
@@ -190,7 +193,7 @@ static bool svx_op_xlt_sal_dst(void *ctx, const struct svx_sid *service, u8 *tar
 
 static bool svx_op_router_resolve(void *ctx, const struct svx_sid *service, u8 *target)
 {
-	return svx_routes_resolve(svx_ctx(ctx)->sn, service, target);
+	return svx_routes_resolve(rcu_dereference(svx_ctx(ctx)->sn->routes), service, target);
 }
 
 static void svx_op_count(void *ctx, enum svx_stat stat, u64 n)
@@ -474,6 +477,7 @@ void svx_kcfg_free(struct svx_kcfg *cfg)
 	if (!cfg)
 		return;
 	kvfree(cfg->rows);
+	svx_routes_free(cfg->xlt_routes);
 	kfree(cfg);
 }
 
@@ -498,6 +502,8 @@ int svx_net_configure(struct svx_net *sn, struct svx_kcfg *cfg)
 	}
 	mutex_unlock(&sn->cfg_mutex);
 	synchronize_rcu();	/* no packet still reads the old configuration */
+	if (old && old->xlt_routes && cfg->xlt_routes)
+		svx_routes_carry_counts(old->xlt_routes, cfg->xlt_routes);
 	svx_kcfg_free(old);
 	return 0;
 }

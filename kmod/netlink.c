@@ -59,6 +59,9 @@ static const struct nla_policy svx_nl_policy[SVX_NLA_MAX + 1] = {
 	[SVX_NLA_TGT_PRIORITY] = { .type = NLA_U32 },
 	[SVX_NLA_TGT_WEIGHT] = NLA_POLICY_MIN(NLA_U32, 1),
 	[SVX_NLA_TGT_CHOSEN] = { .type = NLA_REJECT },
+	[SVX_NLA_XLT_ROUTE] = { .type = NLA_NESTED },
+	[SVX_NLA_XLT_ROUTE_COUNT] = { .type = NLA_REJECT },
+	[SVX_NLA_ROUTES_TABLE] = NLA_POLICY_MAX(NLA_U8, SVX_NL_ROUTES__COUNT - 1),
 };
 
 /* Counts a refused request; the handler has set the extack message. */
@@ -131,7 +134,9 @@ static int svx_nl_get_info(struct sk_buff *skb, struct genl_info *info)
 	routes = rcu_dereference(sn->routes);
 	if (nla_put_u32(msg, SVX_NLA_ROUTE_COUNT, routes ? routes->table.n_entries : 0) ||
 	    (routes && routes->has_generation &&
-	     nla_put_u64_64bit(msg, SVX_NLA_ROUTES_GEN, routes->generation, SVX_NLA_UNSPEC))) {
+	     nla_put_u64_64bit(msg, SVX_NLA_ROUTES_GEN, routes->generation, SVX_NLA_UNSPEC)) ||
+	    nla_put_u32(msg, SVX_NLA_XLT_ROUTE_COUNT,
+			cfg && cfg->xlt_routes ? cfg->xlt_routes->table.n_entries : 0)) {
 		rcu_read_unlock();
 		goto nospace;
 	}
@@ -168,6 +173,20 @@ static int svx_nl_count(const struct nlmsghdr *nlh, int type, u32 max, u32 *n,
 		}
 	}
 	return 0;
+}
+
+static struct svx_kroutes *svx_nl_build_routes(const struct nlmsghdr *nlh, int type,
+					       struct netlink_ext_ack *extack, int *err);
+
+static bool svx_nl_has(const struct nlmsghdr *nlh, int type)
+{
+	const struct nlattr *a;
+	int rem;
+
+	svx_nl_for_each_attr(a, nlh, rem)
+		if (nla_type(a) == type)
+			return true;
+	return false;
 }
 
 static int svx_nl_parse_rows(struct svx_kcfg *cfg, const struct nlmsghdr *nlh,
@@ -335,6 +354,15 @@ static struct svx_kcfg *svx_nl_build_config(const struct nlmsghdr *nlh, struct n
 		*err = svx_nl_parse_rows(cfg, nlh, extack);
 		if (*err)
 			goto fail;
+		if (svx_nl_has(nlh, SVX_NLA_XLT_ROUTE)) {
+			cfg->xlt_routes = svx_nl_build_routes(nlh, SVX_NLA_XLT_ROUTE, extack, err);
+			if (!cfg->xlt_routes)
+				goto fail;
+		}
+	} else if (svx_nl_has(nlh, SVX_NLA_XLT_ROUTE)) {
+		NL_SET_ERR_MSG(extack, "svxlat: static services without a translator");
+		*err = -EINVAL;
+		goto fail;
 	}
 	if (tb[SVX_NLA_HOST_ADDR]) {
 		cfg->roles.host = true;
@@ -394,21 +422,24 @@ static int svx_route_entry_sort_cmp(const void *a, const void *b)
 	return svx_route_entry_cmp(a, b);
 }
 
-/* Counts the ROUTEs and their TARGETs of a SET_ROUTES within nl.h's bounds. */
-static int svx_nl_count_routes(const struct nlmsghdr *nlh, u32 *n_routes, u32 *n_targets,
-			       struct netlink_ext_ack *extack)
+/*
+ * Counts the route nests of type (SVX_NLA_ROUTE in SET_ROUTES,
+ * SVX_NLA_XLT_ROUTE in SET_CONFIG) and their TARGETs within nl.h's bounds.
+ */
+static int svx_nl_count_routes(const struct nlmsghdr *nlh, int type, u32 *n_routes,
+			       u32 *n_targets, struct netlink_ext_ack *extack)
 {
 	const struct nlattr *a, *t;
 	int rem, trem, err;
 
-	err = svx_nl_count(nlh, SVX_NLA_ROUTE, SVX_NL_MAX_ROUTES, n_routes, extack);
+	err = svx_nl_count(nlh, type, SVX_NL_MAX_ROUTES, n_routes, extack);
 	if (err)
 		return err;
 	*n_targets = 0;
 	svx_nl_for_each_attr(a, nlh, rem) {
 		u32 n = 0;
 
-		if (nla_type(a) != SVX_NLA_ROUTE)
+		if (nla_type(a) != type)
 			continue;
 		nla_for_each_nested(t, a, trem)
 			if (nla_type(t) == SVX_NLA_ROUTE_TARGET)
@@ -464,8 +495,11 @@ static int svx_nl_parse_targets(struct svx_kroutes *r, struct svx_route_entry *e
 	return 0;
 }
 
-/* Builds a table from a validated SET_ROUTES; NULL + *err on refusal. */
-static struct svx_kroutes *svx_nl_build_routes(const struct nlmsghdr *nlh, struct nlattr **top,
+/*
+ * Builds a table from the route nests of type in a validated request; NULL
+ * + *err on refusal.
+ */
+static struct svx_kroutes *svx_nl_build_routes(const struct nlmsghdr *nlh, int type,
 					       struct netlink_ext_ack *extack, int *err)
 {
 	struct nlattr *tb[SVX_NLA_MAX + 1];
@@ -474,7 +508,7 @@ static struct svx_kroutes *svx_nl_build_routes(const struct nlmsghdr *nlh, struc
 	struct svx_kroutes *r;
 	int rem;
 
-	*err = svx_nl_count_routes(nlh, &n_routes, &n_targets, extack);
+	*err = svx_nl_count_routes(nlh, type, &n_routes, &n_targets, extack);
 	if (*err)
 		return NULL;
 	r = svx_routes_alloc(n_routes, n_targets);
@@ -482,14 +516,10 @@ static struct svx_kroutes *svx_nl_build_routes(const struct nlmsghdr *nlh, struc
 		*err = -ENOMEM;
 		return NULL;
 	}
-	if (top[SVX_NLA_ROUTES_GEN]) {
-		r->generation = nla_get_u64(top[SVX_NLA_ROUTES_GEN]);
-		r->has_generation = true;
-	}
 	svx_nl_for_each_attr(a, nlh, rem) {
 		struct svx_route_entry *e;
 
-		if (nla_type(a) != SVX_NLA_ROUTE)
+		if (nla_type(a) != type)
 			continue;
 		*err = nla_parse_nested(tb, SVX_NLA_MAX, a, svx_nl_policy, extack);
 		if (*err)
@@ -534,9 +564,13 @@ static int svx_nl_set_routes(struct sk_buff *skb, struct genl_info *info)
 	err = svx_nl_parse(sn, info->nlhdr, tb, info->extack);
 	if (err)
 		return err;
-	r = svx_nl_build_routes(info->nlhdr, tb, info->extack, &err);
+	r = svx_nl_build_routes(info->nlhdr, SVX_NLA_ROUTE, info->extack, &err);
 	if (!r)
 		return svx_nl_reject(sn, err);
+	if (tb[SVX_NLA_ROUTES_GEN]) {
+		r->generation = nla_get_u64(tb[SVX_NLA_ROUTES_GEN]);
+		r->has_generation = true;
+	}
 	svx_routes_replace(sn, r);
 	return 0;
 }
@@ -575,7 +609,7 @@ static int svx_nl_put_route(struct sk_buff *skb, const struct svx_kroutes *r,
  * Dump: one message per route, or several for a route of more than
  * SVX_NL_TARGETS_PER_MSG targets (same prefix and bits, the next targets).
  * cb->args[0] is the route to send next, cb->args[2] its first unsent
- * target. A SET_ROUTES between two batches continues in the new table at
+ * target, cb->args[3] the table (enum svx_nl_routes). A SET_ROUTES between two batches continues in the new table at
  * the same place.
  */
 static int svx_nl_get_routes(struct sk_buff *skb, struct netlink_callback *cb)
@@ -586,14 +620,22 @@ static int svx_nl_get_routes(struct sk_buff *skb, struct netlink_callback *cb)
 	u32 i = (u32)cb->args[0], from = (u32)cb->args[2], sent = 0;
 	int err;
 
-	if (!cb->args[1]) {	/* first call: check the request once */
+	if (!cb->args[1]) {	/* first call: check the request once, note its table */
 		err = svx_nl_parse(sn, cb->nlh, tb, cb->extack);
 		if (err)
 			return err;
 		cb->args[1] = 1;
+		cb->args[3] = tb[SVX_NLA_ROUTES_TABLE] ? nla_get_u8(tb[SVX_NLA_ROUTES_TABLE]) :
+			      SVX_NL_ROUTES_ROUTER;
 	}
 	rcu_read_lock();
-	r = rcu_dereference(sn->routes);
+	if (cb->args[3] == SVX_NL_ROUTES_ROUTER) {
+		r = rcu_dereference(sn->routes);
+	} else {
+		const struct svx_kcfg *cfg = rcu_dereference(sn->cfg);
+
+		r = cfg ? cfg->xlt_routes : NULL;
+	}
 	while (r && i < r->table.n_entries) {
 		const struct svx_route_entry *e = &r->entries[i];
 		void *hdr;

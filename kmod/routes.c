@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The service router's table in the module: an immutable struct
- * svx_route_table (include/svxlat/route.h) per namespace, replaced as a
- * whole by SET_ROUTES and read under RCU by the packet path, plus a
- * "chosen" counter per target that survives replacement for the same
- * (prefix, bits, address).
+ * Route tables in the module (include/svxlat/route.h): the service
+ * router's, one per namespace replaced as a whole by SET_ROUTES, and the
+ * translator's static services, part of the configuration (SET_CONFIG).
+ * Both are immutable once published and read under RCU by the packet path,
+ * with a "chosen" counter per target that survives replacement for the
+ * same (prefix, bits, address).
  */
 #include <linux/atomic.h>
 #include <linux/random.h>
@@ -59,8 +60,11 @@ static int svx_routes_find(const struct svx_kroutes *next, const struct svx_rout
 	return -1;
 }
 
-/* Adds old's counts to next's targets with the same prefix, bits and address. */
-static void svx_routes_carry_counts(const struct svx_kroutes *old, struct svx_kroutes *next)
+/*
+ * Adds old's counts to next's targets with the same prefix, bits and
+ * address. Called after a grace period: no packet counts on old any more.
+ */
+void svx_routes_carry_counts(const struct svx_kroutes *old, struct svx_kroutes *next)
 {
 	u32 i, k, j;
 
@@ -109,9 +113,8 @@ void svx_routes_replace(struct svx_net *sn, struct svx_kroutes *next)
 }
 
 /* Packet path, under rcu_read_lock (netfilter hooks). */
-bool svx_routes_resolve(struct svx_net *sn, const struct svx_sid *id, u8 *target)
+bool svx_routes_resolve(const struct svx_kroutes *r, const struct svx_sid *id, u8 *target)
 {
-	const struct svx_kroutes *r = rcu_dereference(sn->routes);
 	const struct svx_route_entry *e;
 	int i;
 
@@ -120,7 +123,9 @@ bool svx_routes_resolve(struct svx_net *sn, const struct svx_sid *id, u8 *target
 	e = svx_route_lookup(&r->table, id);
 	if (!e)
 		return false;
-	/* Targets carry no expiry here: svxlatd pushes the table when one expires. */
+	/* Targets carry no expiry here: svxlatd pushes the table when one
+	 * expires (static services never do).
+	 */
 	i = svx_route_pick(r->targets + e->first, e->n_targets, 0, get_random_u64());
 	if (i < 0)
 		return false;

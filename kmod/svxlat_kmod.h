@@ -37,12 +37,23 @@ struct svx_krow {
 	bool local_only;	/* relay row: LOCAL_OUT only */
 };
 
+/* A route table (include/svxlat/route.h): immutable once published (RCU). */
+struct svx_kroutes {
+	u64 generation;
+	bool has_generation;
+	struct svx_route_table table;	/* points at the arrays below */
+	struct svx_route_entry *entries;
+	struct svx_route_target *targets;
+	atomic64_t *chosen;		/* per target: SYNs sent to it */
+};
+
 /* One namespace's configuration: immutable once published (RCU). */
 struct svx_kcfg {
 	struct rcu_head rcu;
 	struct svx_engine_roles roles;
 	bool has_router;
 	u8 xlt_router[4];
+	struct svx_kroutes *xlt_routes;		/* static services; NULL: none */
 	u64 timeout_ms[SVX_TO__COUNT];
 	u32 max_flows;
 	u32 max_embryonic;
@@ -53,16 +64,6 @@ struct svx_kcfg {
 	struct svx_krow *rows;			/* kvmalloc'd */
 	u32 n_services;
 	struct svx_host_service services[];	/* roles.host_services */
-};
-
-/* The service router's table: immutable once published (RCU). */
-struct svx_kroutes {
-	u64 generation;
-	bool has_generation;
-	struct svx_route_table table;	/* points at the arrays below */
-	struct svx_route_entry *entries;
-	struct svx_route_target *targets;
-	atomic64_t *chosen;		/* per target: SYNs forwarded to it */
 };
 
 struct svx_tcp_key {
@@ -182,7 +183,9 @@ u32 svx_flows_snapshot(struct svx_net *sn, u32 skip, struct svx_flow *dst, u32 m
 struct svx_kroutes *svx_routes_alloc(u32 n_entries, u32 n_targets);
 void svx_routes_free(struct svx_kroutes *r);
 void svx_routes_replace(struct svx_net *sn, struct svx_kroutes *next);
-bool svx_routes_resolve(struct svx_net *sn, const struct svx_sid *id, u8 *target);
+void svx_routes_carry_counts(const struct svx_kroutes *old, struct svx_kroutes *next);
+/* Resolves id in r (NULL: no table) and counts the choice. */
+bool svx_routes_resolve(const struct svx_kroutes *r, const struct svx_sid *id, u8 *target);
 
 /* netlink.c */
 int svx_netlink_init(void);

@@ -21,6 +21,12 @@
  * changes. Per-target "chosen" counts survive a push (same prefix, bits
  * and address) and are read with the GET_ROUTES dump.
  *
+ * The translator's static services ([translator] service) are a table of
+ * the same shape inside SET_CONFIG (SVX_NLA_XLT_ROUTE nests, same bounds),
+ * so they change atomically with the rest of the configuration. For each
+ * SAL SYN the translator sends, a static service with a live target is
+ * tried first, then XLT_ROUTER, as in the user-space engine.
+ *
  * Configuration is replaced as a whole by one SVX_NL_CMD_SET_CONFIG (roles,
  * translator rows, host services, timeouts, limits): the module validates
  * the entire message first and only then swaps it in under RCU, so packets
@@ -112,9 +118,20 @@ enum svx_nl_attr {
 	SVX_NLA_TGT_PRIORITY,	/* u32 */
 	SVX_NLA_TGT_WEIGHT,	/* u32, >= 1 */
 	SVX_NLA_TGT_CHOSEN,	/* u64, GET_ROUTES only: SYNs forwarded to it */
+	/* SET_CONFIG: the translator's static services, as ROUTE nests */
+	SVX_NLA_XLT_ROUTE,	/* nest: ROUTE_PREFIX, ROUTE_BITS, ROUTE_TARGET... */
+	SVX_NLA_XLT_ROUTE_COUNT,/* u32, GET_INFO: entries of that table */
+	SVX_NLA_ROUTES_TABLE,	/* u8 enum svx_nl_routes, GET_ROUTES: which table; absent: ROUTER */
 	SVX_NLA__COUNT,
 };
 #define SVX_NLA_MAX (SVX_NLA__COUNT - 1)
+
+/* The route tables GET_ROUTES dumps. */
+enum svx_nl_routes {
+	SVX_NL_ROUTES_ROUTER = 0,	/* the service router's (SET_ROUTES) */
+	SVX_NL_ROUTES_XLT_STATIC,	/* the translator's static services (SET_CONFIG) */
+	SVX_NL_ROUTES__COUNT,
+};
 
 /* Bounds the module enforces (and the daemon checks before sending). */
 #define SVX_NL_MAX_ROWS 65536

@@ -660,9 +660,10 @@ bool WorkerRig::kernel_mode() {
 namespace {
 
 // The rig's settings as svxlatd would send them to the module.
-kernel_engine::KernelConfig kernel_config_of(const WorkerRig::Options& options) {
-    if (options.static_two_targets || options.count != 1)
-        throw std::runtime_error("kernel rig: static services and shards are user-space only");
+kernel_engine::KernelConfig kernel_config_of(const WorkerRig::Options& options,
+                                             const router::ServiceTable* static_services) {
+    if (options.count != 1)
+        throw std::runtime_error("kernel rig: shards are user-space only");
     kernel_engine::KernelConfig config;
     config.flow = options.flow;
     for (int i = 0; i < SVX_TO__COUNT; ++i)
@@ -674,6 +675,10 @@ kernel_engine::KernelConfig kernel_config_of(const WorkerRig::Options& options) 
         xlt.address = kTranslatorSal;
         xlt.router = kRouter;
         xlt.rows.push_back({kPublic, kPublicPort, service_id(), true});
+        if (static_services) {
+            auto routes = static_services->routes();
+            xlt.static_services = {std::move(routes.entries), std::move(routes.targets)};
+        }
         config.translator = xlt;
     }
     if (options.router)
@@ -727,7 +732,7 @@ WorkerRig::WorkerRig(const Options& options) {
     }
     settings->flow = options.flow;
     if (kernel_mode()) {
-        kernel_ = std::make_unique<KernelRig>(kernel_config_of(options));
+        kernel_ = std::make_unique<KernelRig>(kernel_config_of(options, static_services_.get()));
         return;
     }
     holder_ = std::make_unique<engine::SettingsHolder>(std::move(settings));

@@ -271,7 +271,6 @@ TEST(engine_worker_translator, SuperPacketsLeaveInMtuSizePiecesBothWays) {
 // Every SYN (retransmissions included) is resolved again: with two equal
 // static targets both are chosen, and every copy has the same ISS and nonce.
 TEST(engine_worker_translator, SynRetransmissionsAreResolvedAgainAcrossBothTargets) {
-    SKIP_IN_KERNEL_RIG("static service targets are resolved in user space only");
     WorkerRig::Options options;
     options.static_two_targets = true;
     WorkerRig rig(options);

@@ -177,7 +177,7 @@ TEST(EncodeSetConfig, CarriesExactlyTheProtocolAttributes) {
     EXPECT_EQ(t, (std::array<std::uint32_t, SVX_TO__COUNT>{1000, 2000, 3000, 4000}));
 
     EXPECT_EQ(bytes_of(one(top, SVX_NLA_XLT_ADDR)), bytes_of(c.translator->address));
-    EXPECT_EQ(bytes_of(one(top, SVX_NLA_XLT_ROUTER)), bytes_of(c.translator->router));
+    EXPECT_EQ(bytes_of(one(top, SVX_NLA_XLT_ROUTER)), bytes_of(*c.translator->router));
     std::size_t index = 0;
     auto [first_row, last_row] = top.equal_range(SVX_NLA_ROW);
     for (auto it = first_row; it != last_row; ++it) { // multimap: in message order

@@ -29,6 +29,13 @@ engine::RoleSettings settings_for(const Config& c, const std::string& table_text
         t.router = c.translator->router;
         t.table = std::make_shared<const config::Table>(loaded.table);
         t.strip_tcp_options = c.translator->tcp_options == TcpOptionPolicy::strip;
+        if (!c.translator->services.empty()) {
+            auto table = std::make_shared<router::ServiceTable>();
+            for (const auto& svc : c.translator->services)
+                table->add_static(svc.id, svc.prefix_bits, svc.address, svc.priority, svc.weight,
+                                  router::Clock::now());
+            t.static_services = std::move(table);
+        }
         s.translator = t;
     }
     if (c.host) {
@@ -85,7 +92,7 @@ TEST(PlanKernelConfig, CarriesTheTranslatorAndHostAgent) {
     EXPECT_EQ(k.timeouts_ms, (std::array<std::uint32_t, SVX_TO__COUNT>{5000, 7200000, 250, 60000}));
     ASSERT_TRUE(k.translator);
     EXPECT_EQ(k.translator->address, (kernel_engine::Ipv4Address{10, 0, 2, 1}));
-    EXPECT_EQ(k.translator->router, (kernel_engine::Ipv4Address{10, 0, 2, 2}));
+    EXPECT_EQ(*k.translator->router, (kernel_engine::Ipv4Address{10, 0, 2, 2}));
     ASSERT_EQ(k.translator->rows.size(), 2u);
     EXPECT_EQ(k.translator->rows[0].port, 80);
     EXPECT_FALSE(k.translator->rows[0].strip_tcp_options); // tcp-options = keep
@@ -140,15 +147,28 @@ TEST(PlanKernelConfig, RouterStaticServicesWithinTheModulesTable) {
         << plan.unsupported;
 }
 
-TEST(PlanKernelConfig, NamesWhatTheKernelEngineCannotRun) {
-    Config statics = parse_ok(std::string(kTranslator) + "service = 3/8 10.0.2.30\n");
+// The translator's static services go to the module as its static route
+// table, in table order, with the configured priority and weight.
+TEST(PlanKernelConfig, StaticServicesAreTheModulesStaticTable) {
+    Config statics = parse_ok(std::string(kTranslator) + "service = 3/8 10.0.2.30\n" +
+                              "service = 3/8 10.0.2.31 priority 2 weight 5\n");
     auto plan = plan_kernel_config(statics, settings_for(statics, kTable), 1);
-    EXPECT_FALSE(plan.config);
-    EXPECT_NE(plan.unsupported.find("[translator] service (line 13)"), std::string::npos)
-        << plan.unsupported;
+    ASSERT_TRUE(plan.config) << plan.unsupported;
+    const auto& st = plan.config->translator->static_services;
+    ASSERT_EQ(st.entries.size(), 1u);
+    EXPECT_EQ(st.entries[0].bits, 8);
+    ASSERT_EQ(st.entries[0].n_targets, 2u);
+    ASSERT_EQ(st.targets.size(), 2u);
+    const svx_route_table table{st.entries.data(), 1, st.targets.data(), 2};
+    EXPECT_EQ(svx_route_table_check(&table), SVX_OK);
+    EXPECT_EQ(st.targets[1].addr[3], 31);
+    EXPECT_EQ(st.targets[1].priority, 2u);
+    EXPECT_EQ(st.targets[1].weight, 5u);
+}
 
+TEST(PlanKernelConfig, NamesWhatTheKernelEngineCannotRun) {
     Config big = parse_ok("[engine]\nmax-flows = 5000000\n" + std::string(kHost));
-    plan = plan_kernel_config(big, settings_for(big, ""), 1);
+    auto plan = plan_kernel_config(big, settings_for(big, ""), 1);
     EXPECT_NE(plan.unsupported.find("max-flows = 5000000 is above the kernel engine's limit"),
               std::string::npos)
         << plan.unsupported;
@@ -200,14 +220,22 @@ TEST(ChooseEngine, AutoFallsBackToNfqueueAndSaysWhy) {
     EXPECT_EQ(failed.engine, PacketEngine::nfqueue);
     EXPECT_EQ(failed.reason, "engine = auto: svxlat.ko cannot be used: protocol version 2");
 
-    Config statics = parse_ok(std::string(kTranslator) + "service = 3/8 10.0.2.30\n");
-    auto unsupported = choose_engine(
-        statics, plan_kernel_config(statics, settings_for(statics, kTable), 1), kLoaded);
+    Config big = parse_ok(kTranslator);
+    big.engine.max_flows = 5000000;
+    auto unsupported =
+        choose_engine(big, plan_kernel_config(big, settings_for(big, kTable), 1), kLoaded);
     EXPECT_EQ(unsupported.engine, PacketEngine::nfqueue);
     EXPECT_NE(unsupported.reason.find("the kernel engine cannot run this configuration: "
-                                      "[translator] service"),
+                                      "[engine] max-flows"),
               std::string::npos)
         << unsupported.reason;
+
+    Config statics = parse_ok(std::string(kTranslator) + "service = 3/8 10.0.2.30\n");
+    EXPECT_EQ(choose_engine(statics,
+                            plan_kernel_config(statics, settings_for(statics, kTable), 1), kLoaded)
+                  .engine,
+              PacketEngine::kernel)
+        << "static services run in the module";
 }
 
 TEST(ChooseEngine, KernelIsRequiredWhenAskedFor) {
@@ -224,12 +252,13 @@ TEST(ChooseEngine, KernelIsRequiredWhenAskedFor) {
               "generic netlink family \"svxlat\") (load it with `modprobe svxlat`, or set engine "
               "= auto or nfqueue)");
 
-    Config statics = parse_ok(std::string(kTranslator) + "service = 3/8 10.0.2.30\n");
-    statics.engine.engine = EngineKind::kernel;
-    auto refused = choose_engine(
-        statics, plan_kernel_config(statics, settings_for(statics, kTable), 1), kLoaded);
+    Config big = parse_ok(kTranslator);
+    big.engine.max_flows = 5000000;
+    big.engine.engine = EngineKind::kernel;
+    auto refused =
+        choose_engine(big, plan_kernel_config(big, settings_for(big, kTable), 1), kLoaded);
     EXPECT_NE(refused.error.find("[engine] engine = kernel: this configuration needs the NFQUEUE "
-                                 "engine: [translator] service (line 13)"),
+                                 "engine: [engine] max-flows = 5000000"),
               std::string::npos)
         << refused.error;
 }

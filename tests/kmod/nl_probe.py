@@ -33,7 +33,9 @@ MAGIC, VERSION = 0x53564C4B, 1
  A_ROW_PORT, A_ROW_SERVICE, A_ROW_STRIP, A_SERVICE, A_SVC_PREFIX, A_SVC_BITS,
  A_SVC_PORT, A_CONFIG_GEN, A_ROW_LOCAL_ONLY, A_ROUTER_ADDR, A_ROUTER_ID, A_ROUTES_GEN,
  A_ROUTE_COUNT, A_ROUTE, A_ROUTE_PREFIX, A_ROUTE_BITS, A_ROUTE_TARGET, A_TGT_ADDR,
- A_TGT_PRIORITY, A_TGT_WEIGHT, A_TGT_CHOSEN) = range(1, 47)
+ A_TGT_PRIORITY, A_TGT_WEIGHT, A_TGT_CHOSEN, A_XLT_ROUTE, A_XLT_ROUTE_COUNT,
+ A_ROUTES_TABLE) = range(1, 50)
+ROUTES_ROUTER, ROUTES_XLT_STATIC = 0, 1
 ST_NL_REJECTED = 18  # enum svx_stat
 
 
@@ -83,8 +85,8 @@ class Genl:
                     continue
                 if mtype == NLMSG_ERROR:
                     return -struct.unpack_from("=i", body)[0], msgs
-                if mtype == NLMSG_DONE:
-                    return 0, msgs
+                if mtype == NLMSG_DONE:  # a failed dump says why in its DONE
+                    return (-struct.unpack_from("=i", body)[0] if len(body) >= 4 else 0), msgs
                 msgs.append(body)
                 if not flags & 2:  # not NLM_F_MULTI: a doit reply, the ACK follows
                     pass
@@ -151,8 +153,8 @@ def target(addr, priority=1, weight=1):
                 u32(A_TGT_WEIGHT, weight))
 
 
-def route(prefix, bits, *targets):
-    return nest(A_ROUTE, attr(A_ROUTE_PREFIX, prefix), u16(A_ROUTE_BITS, bits), *targets)
+def route(prefix, bits, *targets, kind=A_ROUTE):
+    return nest(kind, attr(A_ROUTE_PREFIX, prefix), u16(A_ROUTE_BITS, bits), *targets)
 
 
 def sid(n):
@@ -164,9 +166,10 @@ def ip(n):
     return bytes([10, 20 + (n >> 16 & 0x3F), n >> 8 & 255, n & 255])
 
 
-def dump_routes(nl):
+def dump_routes(nl, table=None):
     """GET_ROUTES, the chunks of each route joined: {(prefix, bits): {addr: (prio, w, chosen)}}."""
-    err, msgs = nl.request(CMD_GET_ROUTES, dump=True)
+    err, msgs = nl.request(CMD_GET_ROUTES, b"" if table is None else u8(A_ROUTES_TABLE, table),
+                           dump=True)
     out = {}
     for m in msgs:
         r = parse_nested_all(reply_attrs(m)[A_ROUTE])
@@ -277,6 +280,46 @@ def probe_routes(nl):
     check(struct.unpack("=I", info[A_ROUTE_COUNT])[0] == 0, "CLEAR_CONFIG drops the routes")
 
 
+def probe_static_services(nl):
+    """The translator's static services: a route table inside SET_CONFIG."""
+    a, b = bytes([10, 0, 4, 1]), bytes([10, 0, 4, 2])
+    xr = lambda *args: route(*args, kind=A_XLT_ROUTE)
+    expect_refused(nl, "static services without a translator", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings() + attr(A_HOST_ADDR, bytes([10, 0, 3, 1])) +
+                   u16(A_HOST_PORT_LOW, 4000) + u16(A_HOST_PORT_HIGH, 5000) +
+                   nest(A_SERVICE, attr(A_SVC_PREFIX, b"\x22" * 32), u16(A_SVC_BITS, 8),
+                        u16(A_SVC_PORT, 8080)) + xr(sid(1), 256, target(a)))
+    expect_refused(nl, "static service with weight 0", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings() + XLT + xr(sid(1), 256, target(a, weight=0)))
+    expect_refused(nl, "static service listed twice", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings() + XLT + xr(sid(1), 256, target(a)) +
+                   xr(sid(1), 256, target(b)))
+    expect_refused(nl, "GET_ROUTES of table 2", cmd=CMD_GET_ROUTES, attrs=u8(A_ROUTES_TABLE, 2),
+                   dump=True)
+    err, msgs = nl.request(CMD_GET_INFO)
+    check(reply_attrs(msgs[0]).get(A_CONFIGURED) == b"\0", "refused static services left nothing")
+    # Without a router too: static services are then the only way out.
+    config = flow_settings() + attr(A_XLT_ADDR, bytes([10, 0, 1, 1])) + row(bytes([10, 9, 9, 9]), 80)
+    err, _ = nl.request(CMD_SET_CONFIG, config + xr(sid(1), 256, target(a), target(b, 2, 3)) +
+                        xr(b"\x5a" + b"\0" * 31, 8, target(b)))
+    check(err == 0, f"translator with static services and no router accepted ({err})")
+    err, msgs = nl.request(CMD_GET_INFO)
+    info = reply_attrs(msgs[0])
+    check(struct.unpack("=I", info[A_XLT_ROUTE_COUNT])[0] == 2 and
+          struct.unpack("=I", info[A_ROUTE_COUNT])[0] == 0,
+          "GET_INFO counts the static services apart from the router's table")
+    err, _, got = dump_routes(nl, ROUTES_XLT_STATIC)
+    check(err == 0 and got == {(sid(1), 256): {a: (1, 1, 0), b: (2, 3, 0)},
+                               (b"\x5a" + b"\0" * 31, 8): {b: (1, 1, 0)}},
+          "GET_ROUTES dumps the static services")
+    err, _, got = dump_routes(nl, ROUTES_ROUTER)
+    check(err == 0 and got == {}, "the router's table is a separate one")
+    err, _ = nl.request(CMD_SET_CONFIG, config)
+    err, _, got = dump_routes(nl, ROUTES_XLT_STATIC)
+    check(err == 0 and got == {}, "a reload without static services drops them")
+    nl.request(CMD_CLEAR_CONFIG)
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--expect-eperm":
         nl = Genl()
@@ -365,6 +408,7 @@ def main():
                         attr(A_ROUTER_ID, b"\x01" * 32))
     check(err == 0, f"router-only config accepted ({err})")
     nl.request(CMD_CLEAR_CONFIG)
+    probe_static_services(nl)
     print(f"nl_probe: {len(FAILURES)} failure(s)")
     return 1 if FAILURES else 0
 

@@ -1091,23 +1091,31 @@ std::string Daemon::render_services(bool json) const {
     bool first = true;
     if (json)
         o << "[";
-    if (router_services_) {
-        auto entries = router_services_->snapshot(now);
-        // The module forwards the SYNs under the kernel engine (and a worker
-        // any that reach it): "chosen" is the sum, whichever engine chose.
-        if (route_pusher_ && kernel_) {
+    // Under the kernel engine the module resolves the SYNs (and a worker any
+    // that reach it): "chosen" is the sum, whichever engine chose.
+    auto with_kernel_counts = [&](const router::ServiceTable& table, bool in_kernel,
+                                  std::uint8_t kernel_table) {
+        auto entries = table.snapshot(now);
+        if (in_kernel && kernel_ && kernel_configured_) {
             try {
-                add_kernel_chosen(entries, kernel_->routes());
+                add_kernel_chosen(entries, kernel_->routes(kernel_table));
             } catch (const kernel_engine::KernelError& e) {
                 log::warning("svxlat services: ", e.what());
                 if (!json)
                     o << "# svxlat.ko's chosen counts unavailable: " << e.what() << "\n";
             }
         }
-        dump("router", entries, first);
-    }
+        return entries;
+    };
+    if (router_services_)
+        dump("router", with_kernel_counts(*router_services_, route_pusher_ != nullptr,
+                                          SVX_NL_ROUTES_ROUTER),
+             first);
     if (translator_services_)
-        dump("translator-static", translator_services_->snapshot(now), first);
+        dump("translator-static",
+             with_kernel_counts(*translator_services_, engine_ == PacketEngine::kernel,
+                                SVX_NL_ROUTES_XLT_STATIC),
+             first);
     if (config_.host) {
         for (const auto& svc : config_.host->services) {
             if (json)

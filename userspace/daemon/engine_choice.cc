@@ -44,12 +44,8 @@ std::string router_unsupported_by_kernel(const RouterSettings& r) {
 
 // Why the kernel engine cannot run config (before building its message), or "".
 std::string unsupported_by_kernel(const Config& c) {
-    if (c.translator && !c.translator->services.empty())
-        return "[translator] service (line " + std::to_string(c.translator->services[0].line) +
-               "): the kernel engine has no static services; it sends every SAL SYN to "
-               "[translator] router";
-    if (c.translator && !c.translator->router)
-        return "[translator] has no router: the kernel engine sends every SAL SYN to it";
+    if (c.translator && !c.translator->router && c.translator->services.empty())
+        return "[translator] has neither a router nor a static service: no SAL SYN could leave";
     if (c.engine.max_flows > SVX_NL_MAX_FLOWS)
         return "[engine] max-flows = " + std::to_string(c.engine.max_flows) +
                " is above the kernel engine's limit (" + std::to_string(SVX_NL_MAX_FLOWS) + ")";
@@ -90,7 +86,13 @@ KernelPlan plan_kernel_config(const Config& c, const engine::RoleSettings& s,
     if (s.translator && c.translator) {
         kernel_engine::KernelConfig::Translator t;
         t.address = s.translator->address;
-        t.router = *c.translator->router;
+        t.router = c.translator->router;
+        // Static services: the same table the workers resolve in, as the
+        // module's route table (limits checked by validate() below).
+        if (s.translator->static_services) {
+            auto routes = s.translator->static_services->routes();
+            t.static_services = {std::move(routes.entries), std::move(routes.targets)};
+        }
         if (table) {
             t.rows.reserve(table->rows.size());
             for (const auto& row : table->rows) {

@@ -232,10 +232,10 @@ std::vector<svx_flow> KernelClient::flows() {
     return flows;
 }
 
-std::vector<KernelRoute> KernelClient::routes() {
+std::vector<KernelRoute> KernelClient::routes(std::uint8_t table) {
     const std::uint32_t seq = next_seq();
     RouteDump dump;
-    exchange(encode_request(SVX_NL_CMD_GET_ROUTES, {family_id_, seq, NLM_F_DUMP}),
+    exchange(encode_get_routes(table, {family_id_, seq, NLM_F_DUMP}),
              ReplyContext{family_id_, seq, portid_, "svxlat.ko", "GET_ROUTES"},
              [&](std::span<const std::uint8_t> message) {
                  dump.add(decode_route(message, family_id_));

@@ -62,9 +62,10 @@ public:
     // (validate_routes), refused with the module's reason.
     void set_routes(std::span<const svx_route_entry> entries,
                     std::span<const svx_route_target> targets, std::uint64_t generation);
-    // The router's table with the module's per-target counts (GET_ROUTES
+    // A route table (enum svx_nl_routes: the router's, or the translator's
+    // static services) with the module's per-target counts (GET_ROUTES
     // dump; a route split over several messages comes back whole).
-    std::vector<KernelRoute> routes();
+    std::vector<KernelRoute> routes(std::uint8_t table = SVX_NL_ROUTES_ROUTER);
 
     [[nodiscard]] std::uint16_t family_id() const noexcept { return family_id_; }
 

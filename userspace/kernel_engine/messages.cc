@@ -307,6 +307,9 @@ std::optional<std::string> validate(const KernelConfig& c) {
             if (!pairs.insert({row.address, row.port}).second)
                 return "the translator table has two rows for one address and port";
         }
+        const auto& st = c.translator->static_services;
+        if (auto why = validate_routes(st.entries, st.targets, "the static services"))
+            return why;
     }
     if (c.host) {
         if (c.host->services.size() > SVX_NL_MAX_SERVICES)
@@ -326,12 +329,14 @@ std::optional<std::string> validate(const KernelConfig& c) {
 }
 
 std::optional<std::string> validate_routes(std::span<const svx_route_entry> entries,
-                                           std::span<const svx_route_target> targets) {
+                                           std::span<const svx_route_target> targets,
+                                           std::string_view what) {
+    const std::string table(what);
     if (entries.size() > SVX_NL_MAX_ROUTES)
-        return "the router's table has " + std::to_string(entries.size()) +
+        return table + " has " + std::to_string(entries.size()) +
                " entries; the kernel engine takes at most " + std::to_string(SVX_NL_MAX_ROUTES);
     if (targets.size() > UINT32_MAX)
-        return "the router's table has more than 2^32 targets";
+        return table + " has more than 2^32 targets";
     std::size_t total = 0;
     for (const auto& e : entries) {
         if (e.n_targets > SVX_NL_MAX_TARGETS_PER_ROUTE)
@@ -341,21 +346,20 @@ std::optional<std::string> validate_routes(std::span<const svx_route_entry> entr
         total += e.n_targets;
     }
     if (total > SVX_NL_MAX_ROUTE_TARGETS)
-        return "the router's table has " + std::to_string(total) +
+        return table + " has " + std::to_string(total) +
                " targets; the kernel engine takes at most " +
                std::to_string(SVX_NL_MAX_ROUTE_TARGETS);
     // Entries in table order (so unique), masked prefixes, targets in range
     // and non-empty, weights >= 1: what the module checks after sorting.
-    const svx_route_table table{entries.data(), static_cast<std::uint32_t>(entries.size()),
-                                targets.data(), static_cast<std::uint32_t>(targets.size())};
-    if (svx_route_table_check(&table) != SVX_OK)
-        return "the router's table is not a valid route table (order, masking, target ranges "
-               "or weights)";
+    const svx_route_table checked{entries.data(), static_cast<std::uint32_t>(entries.size()),
+                                  targets.data(), static_cast<std::uint32_t>(targets.size())};
+    if (svx_route_table_check(&checked) != SVX_OK)
+        return table + " is not a valid route table (order, masking, target ranges or weights)";
     for (const auto& e : entries) {
         std::set<Ipv4Address> seen;
         for (const auto& t : targets.subspan(e.first, e.n_targets))
             if (!seen.insert({t.addr[0], t.addr[1], t.addr[2], t.addr[3]}).second)
-                return "a route lists one target address twice";
+                return "a route of " + table + " lists one target address twice";
     }
     return std::nullopt;
 }
@@ -378,13 +382,44 @@ std::vector<std::uint8_t> encode_request(std::uint8_t cmd, const RequestHeader& 
     return buffer;
 }
 
+namespace {
+
+// Bytes of a table's route nests (targets counted as the entries reference them).
+std::size_t routes_bytes(std::span<const svx_route_entry> entries) {
+    std::size_t bytes = entries.size() * kRouteBytes;
+    for (const auto& e : entries)
+        bytes += e.n_targets * kRouteTargetBytes;
+    return bytes;
+}
+
+// One top-level nest of type (ROUTE or XLT_ROUTE) per entry, in order.
+void write_routes(AttributeWriter& w, std::uint16_t type, std::span<const svx_route_entry> entries,
+                  std::span<const svx_route_target> targets) {
+    for (const auto& e : entries) {
+        nlattr* route = w.nest_start(type);
+        w.put(SVX_NLA_ROUTE_PREFIX, e.prefix.b, SVX_SID_LEN);
+        w.u16(SVX_NLA_ROUTE_BITS, e.bits);
+        for (const auto& t : targets.subspan(e.first, e.n_targets)) {
+            nlattr* target = w.nest_start(SVX_NLA_ROUTE_TARGET);
+            w.put(SVX_NLA_TGT_ADDR, t.addr, sizeof(t.addr));
+            w.u32(SVX_NLA_TGT_PRIORITY, t.priority);
+            w.u32(SVX_NLA_TGT_WEIGHT, t.weight);
+            w.nest_end(target);
+        }
+        w.nest_end(route);
+    }
+}
+
+} // namespace
+
 std::vector<std::uint8_t> encode_set_config(const KernelConfig& c, const RequestHeader& header) {
     if (auto why = validate(c))
         throw KernelError(ErrorKind::invalid_config, "kernel engine configuration: " + *why);
     const std::size_t rows = c.translator ? c.translator->rows.size() : 0;
     const std::size_t services = c.host ? c.host->services.size() : 0;
-    std::vector<std::uint8_t> buffer(kSetConfigFixedBytes + rows * kRowBytes +
-                                     services * kServiceBytes);
+    std::vector<std::uint8_t> buffer(
+        kSetConfigFixedBytes + rows * kRowBytes + services * kServiceBytes +
+        (c.translator ? routes_bytes(c.translator->static_services.entries) : 0));
     nlmsghdr* nlh = start_request(buffer, SVX_NL_CMD_SET_CONFIG, header);
     AttributeWriter w(buffer, nlh);
 
@@ -400,7 +435,8 @@ std::vector<std::uint8_t> encode_set_config(const KernelConfig& c, const Request
     w.u64(SVX_NLA_CONFIG_GEN, c.generation);
     if (const auto& t = c.translator) {
         w.put(SVX_NLA_XLT_ADDR, t->address.data(), t->address.size());
-        w.put(SVX_NLA_XLT_ROUTER, t->router.data(), t->router.size());
+        if (t->router)
+            w.put(SVX_NLA_XLT_ROUTER, t->router->data(), t->router->size());
         for (const auto& row : t->rows) {
             nlattr* entry = w.nest_start(SVX_NLA_ROW);
             w.put(SVX_NLA_ROW_ADDR, row.address.data(), row.address.size());
@@ -411,6 +447,8 @@ std::vector<std::uint8_t> encode_set_config(const KernelConfig& c, const Request
                 w.u8(SVX_NLA_ROW_LOCAL_ONLY, 1);
             w.nest_end(entry);
         }
+        write_routes(w, SVX_NLA_XLT_ROUTE, t->static_services.entries,
+                     t->static_services.targets);
     }
     if (const auto& h = c.host) {
         w.put(SVX_NLA_HOST_ADDR, h->address.data(), h->address.size());
@@ -437,27 +475,20 @@ std::vector<std::uint8_t> encode_set_routes(std::span<const svx_route_entry> ent
                                             std::uint64_t generation, const RequestHeader& header) {
     if (auto why = validate_routes(entries, targets))
         throw KernelError(ErrorKind::invalid_config, "kernel engine route table: " + *why);
-    std::size_t sent_targets = 0;
-    for (const auto& e : entries)
-        sent_targets += e.n_targets;
-    std::vector<std::uint8_t> buffer(kSetRoutesFixedBytes + entries.size() * kRouteBytes +
-                                     sent_targets * kRouteTargetBytes);
+    std::vector<std::uint8_t> buffer(kSetRoutesFixedBytes + routes_bytes(entries));
     nlmsghdr* nlh = start_request(buffer, SVX_NL_CMD_SET_ROUTES, header);
     AttributeWriter w(buffer, nlh);
     w.u64(SVX_NLA_ROUTES_GEN, generation);
-    for (const auto& e : entries) {
-        nlattr* route = w.nest_start(SVX_NLA_ROUTE);
-        w.put(SVX_NLA_ROUTE_PREFIX, e.prefix.b, SVX_SID_LEN);
-        w.u16(SVX_NLA_ROUTE_BITS, e.bits);
-        for (const auto& t : targets.subspan(e.first, e.n_targets)) {
-            nlattr* target = w.nest_start(SVX_NLA_ROUTE_TARGET);
-            w.put(SVX_NLA_TGT_ADDR, t.addr, sizeof(t.addr));
-            w.u32(SVX_NLA_TGT_PRIORITY, t.priority);
-            w.u32(SVX_NLA_TGT_WEIGHT, t.weight);
-            w.nest_end(target);
-        }
-        w.nest_end(route);
-    }
+    write_routes(w, SVX_NLA_ROUTE, entries, targets);
+    buffer.resize(nlh->nlmsg_len);
+    return buffer;
+}
+
+std::vector<std::uint8_t> encode_get_routes(std::uint8_t table, const RequestHeader& header) {
+    std::vector<std::uint8_t> buffer(MNL_ALIGN(kModuleHeaders) + MNL_ALIGN(NLA_HDRLEN + 1));
+    nlmsghdr* nlh = start_request(buffer, SVX_NL_CMD_GET_ROUTES, header);
+    AttributeWriter w(buffer, nlh);
+    w.u8(SVX_NLA_ROUTES_TABLE, table);
     buffer.resize(nlh->nlmsg_len);
     return buffer;
 }
@@ -498,6 +529,11 @@ KernelInfo decode_info(std::span<const std::uint8_t> message, std::uint16_t fami
                                seen.mark(type, what, "ROUTES_GEN");
                                info.routes_generation =
                                    scalar<std::uint64_t>(p, what, "ROUTES_GEN");
+                               break;
+                           case SVX_NLA_XLT_ROUTE_COUNT:
+                               seen.mark(type, what, "XLT_ROUTE_COUNT");
+                               info.xlt_route_count =
+                                   scalar<std::uint32_t>(p, what, "XLT_ROUTE_COUNT");
                                break;
                            default: // a newer module's attribute
                                break;

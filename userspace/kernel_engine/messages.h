@@ -49,10 +49,17 @@ struct KernelConfig {
         // leg) are translated; clients' connections reach the relay.
         bool local_only = false;
     };
+    // A route table as svx_route_table holds it (table order, targets of
+    // entry e at [e.first, e.first + e.n_targets)); expires is not sent.
+    struct Routes {
+        std::vector<svx_route_entry> entries;
+        std::vector<svx_route_target> targets;
+    };
     struct Translator {
-        Ipv4Address address{}; // Serval-side source address
-        Ipv4Address router{};  // where every SAL SYN goes
-        std::vector<Row> rows; // at most SVX_NL_MAX_ROWS, unique (address, port)
+        Ipv4Address address{};             // Serval-side source address
+        std::optional<Ipv4Address> router; // where SAL SYNs go that no static service takes
+        std::vector<Row> rows;             // at most SVX_NL_MAX_ROWS, unique (address, port)
+        Routes static_services;            // [translator] service: tried before router
     };
     struct HostService {
         svx_sid prefix{};
@@ -92,6 +99,7 @@ struct KernelInfo {
     std::optional<std::uint64_t> config_generation;
     std::optional<std::uint32_t> route_count;       // entries in the router's table
     std::optional<std::uint64_t> routes_generation; // of the last SET_ROUTES (none before one)
+    std::optional<std::uint32_t> xlt_route_count;   // entries of the translator's static services
 };
 
 // One route of the GET_ROUTES dump, with what the module counted per target.
@@ -154,9 +162,11 @@ std::optional<std::string> validate(const KernelConfig& config);
 // Why a router table cannot be sent, or nullopt: nl.h's bounds (routes,
 // targets per route and in all), svx_route_table_check() (table order, so
 // unique prefixes; masked; weights >= 1) and one address at most once per
-// route. Only the targets the entries reference are sent.
+// route. Only the targets the entries reference are sent. what names the
+// table in the text ("the router's table", "the static services").
 std::optional<std::string> validate_routes(std::span<const svx_route_entry> entries,
-                                           std::span<const svx_route_target> targets);
+                                           std::span<const svx_route_target> targets,
+                                           std::string_view what = "the router's table");
 
 struct RequestHeader {
     std::uint16_t family_id = 0;
@@ -167,9 +177,10 @@ struct RequestHeader {
 // A request without attributes (GET_INFO, CLEAR_CONFIG, GET_STATS,
 // GET_FLOWS, GET_ROUTES).
 std::vector<std::uint8_t> encode_request(std::uint8_t cmd, const RequestHeader& header);
-// SET_CONFIG. Rows and host services are repeated top-level SVX_NLA_ROW and
-// SVX_NLA_SERVICE nests, in order (one list attribute could not exceed 64
-// KB). Throws KernelError (invalid_config) when validate() refuses.
+// SET_CONFIG. Rows, host services and the translator's static services are
+// repeated top-level SVX_NLA_ROW, SVX_NLA_SERVICE and SVX_NLA_XLT_ROUTE
+// nests, in order (one list attribute could not exceed 64 KB). Throws
+// KernelError (invalid_config) when validate() refuses.
 std::vector<std::uint8_t> encode_set_config(const KernelConfig& config,
                                             const RequestHeader& header);
 // SET_ROUTES: ROUTES_GEN, then one top-level SVX_NLA_ROUTE nest per entry in
@@ -179,6 +190,9 @@ std::vector<std::uint8_t> encode_set_config(const KernelConfig& config,
 std::vector<std::uint8_t> encode_set_routes(std::span<const svx_route_entry> entries,
                                             std::span<const svx_route_target> targets,
                                             std::uint64_t generation, const RequestHeader& header);
+// GET_ROUTES of one table (enum svx_nl_routes): a dump request with
+// ROUTES_TABLE.
+std::vector<std::uint8_t> encode_get_routes(std::uint8_t table, const RequestHeader& header);
 
 // Why a module with this GET_INFO answer cannot work with this svxlatd
 // (another protocol version, another struct svx_flow), or nullopt.
