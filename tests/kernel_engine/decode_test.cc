@@ -82,6 +82,15 @@ TEST(DecodeInfo, ReadsTheRoutersTable) {
     auto twice = info_reply();
     twice.u64(SVX_NLA_ROUTES_GEN, 1).u64(SVX_NLA_ROUTES_GEN, 2);
     EXPECT_TRUE(contains(error_of([&] { decode_info(twice.bytes(), kFamily); }), "twice"));
+
+    auto statics = info_reply();
+    statics.u32(SVX_NLA_XLT_ROUTE_COUNT, 7);
+    info = decode_info(statics.bytes(), kFamily);
+    EXPECT_EQ(info.xlt_route_count, 7u);
+    auto short_count = info_reply();
+    short_count.u16(SVX_NLA_XLT_ROUTE_COUNT, 7);
+    EXPECT_TRUE(contains(error_of([&] { decode_info(short_count.bytes(), kFamily); }),
+                         "XLT_ROUTE_COUNT is 2 bytes, expected 4"));
 }
 
 TEST(DecodeInfo, IncompatibleModulesAreNamed) {

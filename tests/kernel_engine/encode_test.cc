@@ -627,6 +627,57 @@ TEST(EncodeRequest, OtherCommandsAreHeadersOnly) {
     }
 }
 
+// The translator's static services ride in SET_CONFIG as XLT_ROUTE nests of
+// the SET_ROUTES shape; no router is then needed.
+TEST(EncodeSetConfig, StaticServicesAreXltRouteNests) {
+    KernelConfig c = full_config();
+    c.translator->router.reset();
+    svx_route_entry e{};
+    e.prefix = sid(0x03);
+    e.bits = 8;
+    e.first = 0;
+    e.n_targets = 2;
+    c.translator->static_services.entries = {e};
+    c.translator->static_services.targets = {{{10, 0, 2, 30}, 1, 1, 0}, {{10, 0, 2, 31}, 2, 5, 0}};
+    auto message = encode_set_config(c, {kFamily, kSeq, NLM_F_ACK});
+    Attributes top = top_level(reinterpret_cast<const nlmsghdr*>(message.data()));
+    EXPECT_EQ(top.count(SVX_NLA_XLT_ROUTER), 0u);
+    EXPECT_EQ(top.count(SVX_NLA_ROUTE), 0u) << "the router's table is not in SET_CONFIG";
+    const nlattr* route = one(top, SVX_NLA_XLT_ROUTE);
+    ASSERT_NE(route, nullptr);
+    Attributes r = nested(route);
+    EXPECT_EQ(bytes_of(one(r, SVX_NLA_ROUTE_PREFIX)),
+              std::vector<std::uint8_t>(e.prefix.b, e.prefix.b + SVX_SID_LEN));
+    EXPECT_EQ(mnl_attr_get_u16(one(r, SVX_NLA_ROUTE_BITS)), 8);
+    ASSERT_EQ(r.count(SVX_NLA_ROUTE_TARGET), 2u);
+    auto second = std::next(r.find(SVX_NLA_ROUTE_TARGET));
+    Attributes t = nested(second->second);
+    EXPECT_EQ(bytes_of(one(t, SVX_NLA_TGT_ADDR)), (std::vector<std::uint8_t>{10, 0, 2, 31}));
+    EXPECT_EQ(mnl_attr_get_u32(one(t, SVX_NLA_TGT_PRIORITY)), 2u);
+    EXPECT_EQ(mnl_attr_get_u32(one(t, SVX_NLA_TGT_WEIGHT)), 5u);
+
+    // Refused before sending like the router's table: weight 0.
+    c.translator->static_services.targets[1].weight = 0;
+    try {
+        encode_set_config(c, {kFamily, kSeq, NLM_F_ACK});
+        ADD_FAILURE() << "weight 0 accepted";
+    } catch (const KernelError& err) {
+        EXPECT_EQ(err.kind(), ErrorKind::invalid_config);
+        EXPECT_NE(std::string(err.what()).find("the static services"), std::string::npos)
+            << err.what();
+    }
+}
+
+TEST(EncodeGetRoutes, NamesItsTable) {
+    for (std::uint8_t table : {SVX_NL_ROUTES_ROUTER, SVX_NL_ROUTES_XLT_STATIC}) {
+        auto message = encode_get_routes(table, {kFamily, kSeq, NLM_F_DUMP});
+        expect_headers(message, SVX_NL_CMD_GET_ROUTES, NLM_F_DUMP);
+        Attributes top = top_level(reinterpret_cast<const nlmsghdr*>(message.data()));
+        EXPECT_EQ(top.size(), 1u);
+        EXPECT_EQ(mnl_attr_get_u8(one(top, SVX_NLA_ROUTES_TABLE)), table);
+    }
+}
+
 TEST(CommandName, NamesEveryCommand) {
     EXPECT_EQ(command_name(SVX_NL_CMD_SET_ROUTES), "SET_ROUTES");
     EXPECT_EQ(command_name(SVX_NL_CMD_GET_ROUTES), "GET_ROUTES");
