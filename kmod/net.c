@@ -274,15 +274,28 @@ static void svx_xmit_one(struct svx_net *sn, const u8 *data, u32 len)
 	dst_output(sn->net, NULL, skb);
 }
 
+/* What became of a planned packet. */
+enum svx_planned {
+	SVX_PLANNED_SENT,	/* sent (or dropped, counted): skb consumed */
+	SVX_PLANNED_DELIVER,	/* rewritten for this host: the hook accepts it */
+};
+
 /*
  * Applies the core's header plan to the packet itself: its old headers
  * (everything before the payload) are replaced by the planned ones, the TCP
  * checksum is left partial over the new pseudo-header and a payload larger
  * than one packet becomes a GSO packet of plan->mss (SAL: segmented by our
- * protocol-144 offload). The payload is never copied. Consumes skb.
+ * protocol-144 offload). The payload is never copied.
+ *
+ * In PRE_ROUTING, a packet now addressed to this host from a remote source
+ * is left to continue in place (SVX_PLANNED_DELIVER: the input route and
+ * local delivery follow the hook, as after DNAT) instead of going out and
+ * back through loopback, which would run it through the input path and
+ * this hook a second time.
+ * Otherwise it is routed and sent; the skb is consumed.
  */
-static void svx_xmit_planned(struct svx_net *sn, struct sk_buff *skb,
-			     const struct svx_emit *e)
+static enum svx_planned svx_xmit_planned(struct svx_net *sn, struct sk_buff *skb,
+					 const struct svx_emit *e, bool pre_routing)
 {
 	const struct svx_emit_plan *plan = &e->plan;
 	int delta = (int)plan->hdr_len - (int)plan->payload_off;
@@ -323,14 +336,25 @@ static void svx_xmit_planned(struct svx_net *sn, struct sk_buff *skb,
 	rt = svx_route(sn, iph);
 	if (IS_ERR(rt))
 		goto drop;
+	/* Only from a remote source: one of our own addresses arriving on a
+	 * device would be a martian to the input route (accept_local), and
+	 * takes the loopback way (the stream relay's Serval leg does).
+	 */
+	if (pre_routing && rt->rt_type == RTN_LOCAL &&
+	    inet_addr_type(sn->net, iph->saddr) != RTN_LOCAL) {
+		ip_rt_put(rt);
+		svx_count(sn, SVX_ST_EMITTED, 1);
+		return SVX_PLANNED_DELIVER;
+	}
 	skb_dst_set(skb, &rt->dst);
 	skb->dev = rt->dst.dev;
 	dst_output(sn->net, NULL, skb);
 	svx_count(sn, SVX_ST_EMITTED, 1);
-	return;
+	return SVX_PLANNED_SENT;
 drop:
 	svx_count(sn, SVX_ST_XMIT_ERRORS, 1);
 	kfree_skb(skb);
+	return SVX_PLANNED_SENT;
 }
 
 void svx_xmit_emitted(struct svx_net *sn, struct svx_emit *e)
@@ -360,7 +384,7 @@ static unsigned int svx_nf_hook(void *priv, struct sk_buff *skb,
 	enum svx_verdict verdict;
 	struct svx_emit emit;
 	unsigned int len = skb->len, copy;
-	bool verify, planned;
+	bool verify, planned, deliver = false;
 	u8 proto;
 
 	if (!cfg || len < sizeof(struct iphdr) || len > SVX_MAX_PKT)
@@ -399,12 +423,18 @@ static unsigned int svx_nf_hook(void *priv, struct sk_buff *skb,
 		local_bh_enable();
 		return NF_ACCEPT;
 	}
-	/* The translation goes first, then what the core originated after it. */
+	/*
+	 * The translation goes first, then what the core originated after it
+	 * (a packet delivered here continues after this hook, but whatever the
+	 * core sends to this host as well queues behind it on loopback).
+	 */
 	planned = emit.planned;
 	if (planned)
-		svx_xmit_planned(sn, skb, &emit);	/* consumes skb */
+		deliver = svx_xmit_planned(sn, skb, &emit, !ctx.local_out) == SVX_PLANNED_DELIVER;
 	svx_xmit_emitted(sn, &emit);
 	local_bh_enable();
+	if (deliver)
+		return NF_ACCEPT;
 	if (planned)
 		return NF_STOLEN;
 	if (ctx.dropped)
