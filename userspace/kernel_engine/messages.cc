@@ -447,8 +447,7 @@ std::vector<std::uint8_t> encode_set_config(const KernelConfig& c, const Request
                 w.u8(SVX_NLA_ROW_LOCAL_ONLY, 1);
             w.nest_end(entry);
         }
-        write_routes(w, SVX_NLA_XLT_ROUTE, t->static_services.entries,
-                     t->static_services.targets);
+        write_routes(w, SVX_NLA_XLT_ROUTE, t->static_services.entries, t->static_services.targets);
     }
     if (const auto& h = c.host) {
         w.put(SVX_NLA_HOST_ADDR, h->address.data(), h->address.size());
@@ -497,48 +496,46 @@ KernelInfo decode_info(std::span<const std::uint8_t> message, std::uint16_t fami
     constexpr std::string_view what = "GET_INFO reply";
     KernelInfo info;
     SeenOnce seen;
-    for_each_attribute(module_attributes(message, family_id, SVX_NL_CMD_GET_INFO, what), what,
-                       [&](unsigned type, std::span<const std::uint8_t> p) {
-                           switch (type) {
-                           case SVX_NLA_VERSION:
-                               seen.mark(type, what, "VERSION");
-                               info.version = scalar<std::uint32_t>(p, what, "VERSION");
-                               break;
-                           case SVX_NLA_FLOW_SIZE:
-                               seen.mark(type, what, "FLOW_SIZE");
-                               info.flow_size = scalar<std::uint32_t>(p, what, "FLOW_SIZE");
-                               break;
-                           case SVX_NLA_CONFIGURED:
-                               seen.mark(type, what, "CONFIGURED");
-                               info.configured = scalar<std::uint8_t>(p, what, "CONFIGURED") != 0;
-                               break;
-                           case SVX_NLA_FLOW_COUNT:
-                               seen.mark(type, what, "FLOW_COUNT");
-                               info.flow_count = scalar<std::uint32_t>(p, what, "FLOW_COUNT");
-                               break;
-                           case SVX_NLA_CONFIG_GEN:
-                               seen.mark(type, what, "CONFIG_GEN");
-                               info.config_generation =
-                                   scalar<std::uint64_t>(p, what, "CONFIG_GEN");
-                               break;
-                           case SVX_NLA_ROUTE_COUNT:
-                               seen.mark(type, what, "ROUTE_COUNT");
-                               info.route_count = scalar<std::uint32_t>(p, what, "ROUTE_COUNT");
-                               break;
-                           case SVX_NLA_ROUTES_GEN:
-                               seen.mark(type, what, "ROUTES_GEN");
-                               info.routes_generation =
-                                   scalar<std::uint64_t>(p, what, "ROUTES_GEN");
-                               break;
-                           case SVX_NLA_XLT_ROUTE_COUNT:
-                               seen.mark(type, what, "XLT_ROUTE_COUNT");
-                               info.xlt_route_count =
-                                   scalar<std::uint32_t>(p, what, "XLT_ROUTE_COUNT");
-                               break;
-                           default: // a newer module's attribute
-                               break;
-                           }
-                       });
+    for_each_attribute(
+        module_attributes(message, family_id, SVX_NL_CMD_GET_INFO, what), what,
+        [&](unsigned type, std::span<const std::uint8_t> p) {
+            switch (type) {
+            case SVX_NLA_VERSION:
+                seen.mark(type, what, "VERSION");
+                info.version = scalar<std::uint32_t>(p, what, "VERSION");
+                break;
+            case SVX_NLA_FLOW_SIZE:
+                seen.mark(type, what, "FLOW_SIZE");
+                info.flow_size = scalar<std::uint32_t>(p, what, "FLOW_SIZE");
+                break;
+            case SVX_NLA_CONFIGURED:
+                seen.mark(type, what, "CONFIGURED");
+                info.configured = scalar<std::uint8_t>(p, what, "CONFIGURED") != 0;
+                break;
+            case SVX_NLA_FLOW_COUNT:
+                seen.mark(type, what, "FLOW_COUNT");
+                info.flow_count = scalar<std::uint32_t>(p, what, "FLOW_COUNT");
+                break;
+            case SVX_NLA_CONFIG_GEN:
+                seen.mark(type, what, "CONFIG_GEN");
+                info.config_generation = scalar<std::uint64_t>(p, what, "CONFIG_GEN");
+                break;
+            case SVX_NLA_ROUTE_COUNT:
+                seen.mark(type, what, "ROUTE_COUNT");
+                info.route_count = scalar<std::uint32_t>(p, what, "ROUTE_COUNT");
+                break;
+            case SVX_NLA_ROUTES_GEN:
+                seen.mark(type, what, "ROUTES_GEN");
+                info.routes_generation = scalar<std::uint64_t>(p, what, "ROUTES_GEN");
+                break;
+            case SVX_NLA_XLT_ROUTE_COUNT:
+                seen.mark(type, what, "XLT_ROUTE_COUNT");
+                info.xlt_route_count = scalar<std::uint32_t>(p, what, "XLT_ROUTE_COUNT");
+                break;
+            default: // a newer module's attribute
+                break;
+            }
+        });
     for (auto [type, name] : {std::pair{SVX_NLA_VERSION, "VERSION"},
                               {SVX_NLA_FLOW_SIZE, "FLOW_SIZE"},
                               {SVX_NLA_CONFIGURED, "CONFIGURED"},

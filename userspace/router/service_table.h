@@ -228,8 +228,7 @@ private:
     // Index of address among entry's targets, or -1.
     static std::ptrdiff_t find_target(const Entry& entry, const Ipv4Address& address);
     // Appends a target; false when the entry is at max_targets_per_entry.
-    bool add_target(Entry& entry, const Ipv4Address& address, TargetOrigin origin,
-                    TimePoint now);
+    bool add_target(Entry& entry, const Ipv4Address& address, TargetOrigin origin, TimePoint now);
     void erase_target(Entry& entry, std::size_t index);
     void changed() { generation_.fetch_add(1, std::memory_order_relaxed); }
 
