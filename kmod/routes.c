@@ -41,25 +41,6 @@ void svx_routes_free(struct svx_kroutes *r)
 	kfree(r);
 }
 
-/* The index of the entry of next equal to e (prefix and bits), or -1. */
-static int svx_routes_find(const struct svx_kroutes *next, const struct svx_route_entry *e)
-{
-	u32 lo = 0, hi = next->table.n_entries;
-
-	while (lo < hi) {
-		u32 mid = lo + (hi - lo) / 2;
-		int c = svx_route_entry_cmp(e, &next->entries[mid]);
-
-		if (c == 0)
-			return (int)mid;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return -1;
-}
-
 /*
  * Adds old's counts to next's targets with the same prefix, bits and
  * address. Called after a grace period: no packet counts on old any more.
@@ -70,12 +51,10 @@ void svx_routes_carry_counts(const struct svx_kroutes *old, struct svx_kroutes *
 
 	for (i = 0; i < old->table.n_entries; i++) {
 		const struct svx_route_entry *oe = &old->entries[i];
-		const struct svx_route_entry *ne;
-		int at = svx_routes_find(next, oe);
+		const struct svx_route_entry *ne = svx_route_find(&next->table, &oe->prefix, oe->bits);
 
-		if (at < 0)
+		if (!ne)
 			continue;
-		ne = &next->entries[at];
 		for (k = 0; k < oe->n_targets; k++) {
 			s64 n = atomic64_read(&old->chosen[oe->first + k]);
 

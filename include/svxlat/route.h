@@ -72,6 +72,10 @@ int svx_route_entry_cmp(const struct svx_route_entry *a, const struct svx_route_
  */
 enum svx_err svx_route_table_check(const struct svx_route_table *t);
 
+/* The entry for exactly (prefix, bits), or NULL. */
+const struct svx_route_entry *svx_route_find(const struct svx_route_table *t,
+					     const struct svx_sid *prefix, u16 bits);
+
 /* The entry with the longest prefix matching id, or NULL. */
 const struct svx_route_entry *svx_route_lookup(const struct svx_route_table *t,
 					       const struct svx_sid *id);

@@ -477,6 +477,22 @@ TEST(core_route_lookup, LongestPrefixWins) {
     }
 }
 
+// Exact (prefix, bits) lookup: the module carries counts across tables with it.
+TEST(core_route_lookup, FindIsExactOnPrefixAndBits) {
+    const Table t = four_lengths();
+    const svx_route_table v = t.view();
+    for (const svx_route_entry& e : t.entries)
+        EXPECT_EQ(svx_route_find(&v, &e.prefix, e.bits), &e) << e.bits;
+    // The same prefix at another length, or an ID under a prefix, is not it.
+    const svx_sid m24 = masked(kBase, 24);
+    EXPECT_EQ(svx_route_find(&v, &m24, 25), nullptr);
+    EXPECT_EQ(svx_route_find(&v, &kBase, 24), nullptr);
+    const svx_sid other = flip_bit(kBase, 255);
+    EXPECT_EQ(svx_route_find(&v, &other, 256), nullptr);
+    const svx_route_table empty{};
+    EXPECT_EQ(svx_route_find(&empty, &kBase, 256), nullptr);
+}
+
 TEST(core_route_lookup, NoMatchIsNoEntry) {
     Table t = four_lengths();
     t.entries.pop_back(); // no default route

@@ -93,29 +93,49 @@ static u32 svx_route_group_end(const struct svx_route_table *t, u32 lo, u16 bits
 	return lo;
 }
 
+/* The entry equal to key (prefix and bits) among entries [lo, hi), or NULL. */
+static const struct svx_route_entry *svx_route_search(const struct svx_route_table *t, u32 lo,
+						      u32 hi, const struct svx_route_entry *key)
+{
+	while (lo < hi) {
+		u32 mid = lo + (hi - lo) / 2;
+		int c = svx_route_entry_cmp(key, &t->entries[mid]);
+
+		if (c == 0)
+			return &t->entries[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+const struct svx_route_entry *svx_route_find(const struct svx_route_table *t,
+					     const struct svx_sid *prefix, u16 bits)
+{
+	struct svx_route_entry key = { .prefix = *prefix, .bits = bits };
+
+	return svx_route_search(t, 0, t->n_entries, &key);
+}
+
 const struct svx_route_entry *svx_route_lookup(const struct svx_route_table *t,
 					       const struct svx_sid *id)
 {
-	struct svx_sid masked = *id;
+	struct svx_route_entry key = { .prefix = *id };
+	const struct svx_route_entry *e;
 	u32 start = 0;
 
 	while (start < t->n_entries) {
-		u16 bits = t->entries[start].bits;
-		u32 end = svx_route_group_end(t, start, bits), lo = start, hi = end;
+		u32 end;
 
+		key.bits = t->entries[start].bits;
+		end = svx_route_group_end(t, start, key.bits);
 		/* Lengths descend, so masking again only clears more bits. */
-		svx_sid_mask(&masked, bits);
-		while (lo < hi) {
-			u32 mid = lo + (hi - lo) / 2;
-			int c = svx_sid_cmp(&masked, &t->entries[mid].prefix);
-
-			if (c == 0)
-				return &t->entries[mid];
-			if (c < 0)
-				hi = mid;
-			else
-				lo = mid + 1;
-		}
+		svx_sid_mask(&key.prefix, key.bits);
+		e = svx_route_search(t, start, end, &key);
+		if (e)
+			return e;
 		start = end;
 	}
 	return NULL;
