@@ -228,12 +228,6 @@ static const struct svx_engine_ops svx_kops = {
 
 /* ---------------------------------------------------------------- xmit */
 
-/*
- * Sends one emitted IPv4 packet (complete headers and checksums) on the
- * route to its destination. dst_output() rather than ip_local_out(): the
- * packet must not run through LOCAL_OUT (and this hook) again; packets for
- * a local address loop back through PRE_ROUTING like any other.
- */
 /* The output route for an emitted packet's IPv4 header. */
 static struct rtable *svx_route(struct svx_net *sn, const struct iphdr *iph)
 {
@@ -246,6 +240,12 @@ static struct rtable *svx_route(struct svx_net *sn, const struct iphdr *iph)
 	return ip_route_output_key(sn->net, &fl4);
 }
 
+/*
+ * Sends one emitted IPv4 packet (complete headers and checksums) on the
+ * route to its destination. dst_output() rather than ip_local_out(): the
+ * packet must not run through LOCAL_OUT (and this hook) again; packets for
+ * a local address loop back through PRE_ROUTING like any other.
+ */
 static void svx_xmit_one(struct svx_net *sn, const u8 *data, u32 len)
 {
 	const struct iphdr *iph = (const struct iphdr *)data;

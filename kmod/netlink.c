@@ -609,8 +609,8 @@ static int svx_nl_put_route(struct sk_buff *skb, const struct svx_kroutes *r,
  * Dump: one message per route, or several for a route of more than
  * SVX_NL_TARGETS_PER_MSG targets (same prefix and bits, the next targets).
  * cb->args[0] is the route to send next, cb->args[2] its first unsent
- * target, cb->args[3] the table (enum svx_nl_routes). A SET_ROUTES between two batches continues in the new table at
- * the same place.
+ * target, cb->args[3] the table (enum svx_nl_routes). A SET_ROUTES between
+ * two batches continues in the new table at the same place.
  */
 static int svx_nl_get_routes(struct sk_buff *skb, struct netlink_callback *cb)
 {
