@@ -748,6 +748,23 @@ void WorkerRig::push_routes() {
     kernel_->client().set_routes(routes.entries, routes.targets, router_services_->generation());
 }
 
+std::uint64_t WorkerRig::router_chosen(const svx_sid& prefix, unsigned bits, Ipv4Addr target) {
+    if (kernel_) {
+        for (const auto& r : kernel_->client().routes())
+            if (r.bits == bits && svx_sid_cmp(&r.prefix, &prefix) == 0)
+                for (const auto& t : r.targets)
+                    if (t.address == target)
+                        return t.chosen;
+        return 0;
+    }
+    for (const auto& e : router_services_->snapshot(router::Clock::now()))
+        if (e.bits == bits && svx_sid_cmp(&e.prefix, &prefix) == 0)
+            for (const auto& t : e.targets)
+                if (t.address == target)
+                    return t.chosen;
+    return 0;
+}
+
 void WorkerRig::collect() {
     out_.clear();
     worker_->for_each_output(

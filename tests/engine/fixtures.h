@@ -360,6 +360,9 @@ public:
     // svxlatd pushes it to svxlat.ko.
     router::ServiceTable& router_table() { return *router_services_; }
     void push_routes();
+    // SYNs the router sent to target for the entry (prefix, bits): the
+    // table of record's count, or the module's (GET_ROUTES) in the kernel rig.
+    std::uint64_t router_chosen(const svx_sid& prefix, unsigned bits, Ipv4Addr target);
 
     const std::vector<Bytes>& out() const { return out_; }
     engine::Worker& worker() { return *worker_; }

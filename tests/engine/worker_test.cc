@@ -1261,40 +1261,30 @@ TEST(engine_worker_host, RefusedSynDoesNotEvictAnEmbryonicFlow) {
 
 // ------------------------------------------------------ the service router
 
-// A SAL SYN as the translator sends it to the router (no SOURCE yet).
-Bytes syn_to_router(std::string_view service, uint8_t ttl = 64) {
-    return PacketBuilder()
-        .ipv4(kTranslatorSal, kRouter)
+// The translator's SAL SYN for service: to dst with ttl, and once through
+// the router (forwarded) with SOURCE [translator, router].
+Bytes router_syn(std::string_view service, Ipv4Addr dst, uint8_t ttl, bool forwarded) {
+    PacketBuilder b;
+    b.ipv4(kTranslatorSal, dst)
         .ttl(ttl)
         .sal(kLocalFlow, 0)
         .control(SVX_CTL_SYN, kIss, 0, kNonce)
-        .service(service)
-        .tcp(0, 0)
-        .seq(kClientIsn)
-        .flags(SVX_TCP_SYN)
-        .window(64240)
-        .mss(1448)
-        .wscale(7)
-        .build();
+        .service(service);
+    if (forwarded) {
+        const std::array<Ipv4Addr, 2> source = {kTranslatorSal, kRouter};
+        b.source(source);
+    }
+    return b.tcp(0, 0).seq(kClientIsn).flags(SVX_TCP_SYN).window(64240).mss(1448).wscale(7).build();
+}
+
+// As the translator sends it to the router (no SOURCE yet).
+Bytes syn_to_router(std::string_view service, uint8_t ttl = 64) {
+    return router_syn(service, kRouter, ttl, /*forwarded=*/false);
 }
 
 // The same SYN after the router: to target, TTL - 1, SOURCE [translator, router].
 Bytes syn_from_router(std::string_view service, Ipv4Addr target) {
-    const std::array<Ipv4Addr, 2> source = {kTranslatorSal, kRouter};
-    return PacketBuilder()
-        .ipv4(kTranslatorSal, target)
-        .ttl(63)
-        .sal(kLocalFlow, 0)
-        .control(SVX_CTL_SYN, kIss, 0, kNonce)
-        .service(service)
-        .source(source)
-        .tcp(0, 0)
-        .seq(kClientIsn)
-        .flags(SVX_TCP_SYN)
-        .window(64240)
-        .mss(1448)
-        .wscale(7)
-        .build();
+    return router_syn(service, target, 63, /*forwarded=*/true);
 }
 
 svx_sid sid_of(std::string_view text) {
@@ -1339,8 +1329,16 @@ TEST(engine_worker_router, LongestPrefixPriorityAndNoRoute) {
         rig.process(syn_to_router(kServiceX));
         ASSERT_TRUE(same_packets(rig.out(), {syn_from_router(kServiceX, kInstanceA)}));
     }
+    EXPECT_EQ(rig.router_chosen(sid_of(kServiceX), SVX_SID_BITS, kInstanceA), 8u);
+    // A new table keeps the counts of the targets it keeps.
+    table.add_static(sid_of(kServiceZ), SVX_SID_BITS, kInstanceB, 1, 1, now);
+    rig.push_routes();
+    EXPECT_EQ(rig.router_chosen(sid_of(kServiceX), SVX_SID_BITS, kInstanceA), 8u);
+    table.remove_target(sid_of(kServiceZ), SVX_SID_BITS, kInstanceB);
+    rig.push_routes();
     rig.process(syn_to_router(kServiceY));
     EXPECT_TRUE(same_packets(rig.out(), {syn_from_router(kServiceY, kInstanceB)}));
+    EXPECT_EQ(rig.router_chosen(sid_of("00aa"), 16, kInstanceB), 1u);
     // No prefix matches Z: dropped unanswered.
     EXPECT_EQ(rig.process(syn_to_router(kServiceZ)), Verdict::drop);
     EXPECT_TRUE(rig.out().empty());
