@@ -73,15 +73,15 @@ def main():
     print()
     print("Connection rate: connect, 100 B request, 100 B reply, close; ratios to the baselines")
     print()
-    print("| path | conn/s | ×dnat | ×nfq-nogso | ×nfq-gso | p50 ms | p99 ms | failed conns |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| path | conn/s | ×dnat | ×nfq-nogso | ×nfq-gso | p50 ms | p99 ms | failed conns | LAN packets/conn |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, d in data.items():
         v = num(d, "rate")
         row = [name, "%.0f" % v]
         for b in ("dnat", "nfq-nogso", "nfq-gso"):
             row.append(ratio(v, num(base[b], "rate")))
         row += ["%.2f" % num(d, "p50_ms"), "%.2f" % num(d, "p99_ms"),
-                "%d" % sum(d.get("errors", []))]
+                "%d" % sum(d.get("errors", [])), "%.1f" % num(d, "lan_pkts")]
         print("| " + " | ".join(row) + " |")
     print()
     # The targets, as information only.

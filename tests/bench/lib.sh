@@ -116,6 +116,12 @@ print("%.3f %d %d" % (d["sum_received"]["bits_per_second"] / 1e9,
     restart_iperf_server
 }
 
+# lan_packets: packets that entered the LAN bridge from any namespace so far
+# (the translator, the service router and the instances' veth ends).
+lan_packets() {
+    in_ns lan sh -c 'cat /sys/class/net/p*/statistics/rx_packets' | awk '{ s += $1 } END { print s + 0 }'
+}
+
 # connrate_once [ADDR]: B_CONN_SECONDS of `connrate client` from cli to
 # ADDR:7000 (default 192.0.2.10); prints its result line.
 connrate_once() {

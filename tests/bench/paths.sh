@@ -90,20 +90,27 @@ trap 'echo "paths: interrupted" >&2; exit 130' INT TERM
 # measure PATH: one round of a path: throughput with 1 and 4 streams, then
 # the connection rate. Every figure is recorded; the report takes medians.
 measure() {
-    local path=$1 streams line kv out=""
+    local path=$1 streams line kv out="" conns=0 lan_before lan_after lan_per_conn
     for streams in 1 4; do
         iperf_once "$streams"
         record "$path" "gbps_$streams" "${IPERF% *}"
         record "$path" "retrans_$streams" "${IPERF#* }"
         out+=" ${streams}x: ${IPERF% *} Gbit/s (${IPERF#* } retr);"
     done
+    lan_before=$(lan_packets)
     line=$(connrate_once 192.0.2.10)
+    lan_after=$(lan_packets)
     for kv in $line; do
         case ${kv%%=*} in
         rate | p50_ms | p99_ms | errors) record "$path" "${kv%%=*}" "${kv#*=}" ;;
+        conns) conns=${kv#*=} ;;
         esac
     done
-    printf '  %-10s%s %s\n' "$path" "$out" "${line#conns=* seconds=* }"
+    # What one connection puts on the LAN (translator, router, instance).
+    lan_per_conn=$(awk -v p=$((lan_after - lan_before)) -v c="${conns:-0}" \
+        'BEGIN { printf "%.1f", (c > 0 ? p / c : 0) }')
+    record "$path" lan_pkts "$lan_per_conn"
+    printf '  %-10s%s %s lan_pkts/conn=%s\n' "$path" "$out" "${line#conns=* seconds=* }" "$lan_per_conn"
 }
 
 
