@@ -8,6 +8,8 @@
  * namespaces that have a configuration.
  */
 #include <linux/bsearch.h>
+#include <linux/hash.h>
+#include <linux/log2.h>
 #include <linux/ip.h>
 #include <linux/jiffies.h>
 #include <linux/netfilter_ipv4.h>
@@ -152,9 +154,20 @@ static bool svx_op_new_flow_port(void *ctx, u16 *port)
 	return svx_flows_new_port(svx_ctx(ctx)->sn, svx_ctx(ctx)->cfg, port);
 }
 
+/* Nonces and ISNs: the batched per-CPU generator, not a CRNG call each. */
 static void svx_op_random(void *ctx, void *buf, u32 len)
 {
-	get_random_bytes(buf, len);
+	u8 *p = buf;
+	u64 v;
+
+	for (; len >= sizeof(v); len -= sizeof(v), p += sizeof(v)) {
+		v = get_random_u64();
+		memcpy(p, &v, sizeof(v));
+	}
+	if (len) {
+		v = get_random_u64();
+		memcpy(p, &v, len);
+	}
 }
 
 static int svx_row_cmp(const void *key, const void *elt)
@@ -228,16 +241,59 @@ static const struct svx_engine_ops svx_kops = {
 
 /* ---------------------------------------------------------------- xmit */
 
-/* The output route for an emitted packet's IPv4 header. */
+/*
+ * The output route for a packet's IPv4 header, with a reference for the
+ * caller: from this CPU's cache while the routing tables are unchanged,
+ * else looked up and cached. Bottom halves are off (hook and work).
+ */
 static struct rtable *svx_route(struct svx_net *sn, const struct iphdr *iph)
 {
+	u8 tos = RT_TOS(iph->tos);
+	struct svx_rcache_slot *s;
 	struct flowi4 fl4 = {
 		.daddr = iph->daddr,
 		.flowi4_proto = iph->protocol,
-		.flowi4_tos = RT_TOS(iph->tos),
+		.flowi4_tos = tos,
 	};
+	struct rtable *rt;
 
-	return ip_route_output_key(sn->net, &fl4);
+	s = &this_cpu_ptr(sn->rcache)->slot[hash_32((__force u32)iph->daddr ^ iph->protocol,
+						     ilog2(SVX_RCACHE_SLOTS))];
+	if (s->rt && s->daddr == iph->daddr && s->proto == iph->protocol && s->tos == tos) {
+		if (dst_check(&s->rt->dst, 0)) {
+			dst_hold(&s->rt->dst);
+			return s->rt;
+		}
+		ip_rt_put(s->rt);
+		s->rt = NULL;
+	}
+	rt = ip_route_output_key(sn->net, &fl4);
+	if (IS_ERR(rt))
+		return rt;
+	if (s->rt)
+		ip_rt_put(s->rt);
+	dst_hold(&rt->dst);
+	s->rt = rt;
+	s->daddr = iph->daddr;
+	s->proto = iph->protocol;
+	s->tos = tos;
+	return rt;
+}
+
+/* Drops every cached route; no hook, work or xmit may run meanwhile. */
+static void svx_rcache_flush(struct svx_net *sn)
+{
+	int cpu, i;
+
+	for_each_possible_cpu(cpu) {
+		struct svx_rcache *c = per_cpu_ptr(sn->rcache, cpu);
+
+		for (i = 0; i < SVX_RCACHE_SLOTS; i++) {
+			if (c->slot[i].rt)
+				ip_rt_put(c->slot[i].rt);
+			c->slot[i].rt = NULL;
+		}
+	}
 }
 
 /*
@@ -303,11 +359,13 @@ static enum svx_planned svx_xmit_planned(struct svx_net *sn, struct sk_buff *skb
 	struct iphdr *iph;
 	struct tcphdr *th;
 	struct rtable *rt;
+	__be32 in_saddr;
 
 	if (skb->len != plan->payload_off + plan->payload_len ||
 	    !pskb_may_pull(skb, plan->payload_off) ||
 	    skb_cow_head(skb, delta > 0 ? delta + LL_MAX_HEADER : LL_MAX_HEADER))
 		goto drop;
+	in_saddr = ip_hdr(skb)->saddr;
 	if (delta > 0)
 		skb_push(skb, delta);
 	else
@@ -338,10 +396,12 @@ static enum svx_planned svx_xmit_planned(struct svx_net *sn, struct sk_buff *skb
 		goto drop;
 	/* Only from a remote source: one of our own addresses arriving on a
 	 * device would be a martian to the input route (accept_local), and
-	 * takes the loopback way (the stream relay's Serval leg does).
+	 * takes the loopback way (the stream relay's Serval leg does). A source
+	 * the translation kept is the one the packet arrived with, which the
+	 * input route checks as for any arriving packet: no lookup for it.
 	 */
 	if (pre_routing && rt->rt_type == RTN_LOCAL &&
-	    inet_addr_type(sn->net, iph->saddr) != RTN_LOCAL) {
+	    (iph->saddr == in_saddr || inet_addr_type(sn->net, iph->saddr) != RTN_LOCAL)) {
 		ip_rt_put(rt);
 		svx_count(sn, SVX_ST_EMITTED, 1);
 		return SVX_PLANNED_DELIVER;
@@ -578,6 +638,8 @@ void svx_net_unconfigure(struct svx_net *sn)
 		cond_resched();
 	}
 	RCU_INIT_POINTER(sn->cfg, NULL);
+	/* Hooks and work stopped, resets sent: the routes they used can go. */
+	svx_rcache_flush(sn);
 	mutex_unlock(&sn->cfg_mutex);
 	synchronize_rcu();
 	svx_kcfg_free(cfg);
@@ -595,9 +657,10 @@ static int __net_init svx_net_init(struct net *net)
 	mutex_init(&sn->cfg_mutex);
 	INIT_DELAYED_WORK(&sn->work, svx_work_fn);
 	sn->stats = alloc_percpu(struct svx_pcpu_stats);
+	sn->rcache = alloc_percpu(struct svx_rcache);
 	sn->work_arena = kvmalloc(SVX_ARENA_SIZE, GFP_KERNEL);
 	sn->work_pkts = kcalloc(SVX_ARENA_PKTS, sizeof(*sn->work_pkts), GFP_KERNEL);
-	if (!sn->stats || !sn->work_arena || !sn->work_pkts) {
+	if (!sn->stats || !sn->rcache || !sn->work_arena || !sn->work_pkts) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -626,6 +689,7 @@ static int __net_init svx_net_init(struct net *net)
 fail:
 	kfree(sn->work_pkts);
 	kvfree(sn->work_arena);
+	free_percpu(sn->rcache);
 	free_percpu(sn->stats);
 	return err;
 }
@@ -650,6 +714,8 @@ static void __net_exit svx_net_exit(struct net *net)
 	RCU_INIT_POINTER(sn->cfg, NULL);
 	svx_routes_free(rcu_dereference_protected(sn->routes, true));
 	RCU_INIT_POINTER(sn->routes, NULL);
+	svx_rcache_flush(sn);
+	free_percpu(sn->rcache);
 	kfree(sn->work_pkts);
 	kvfree(sn->work_arena);
 	free_percpu(sn->stats);

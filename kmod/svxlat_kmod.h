@@ -102,6 +102,26 @@ struct svx_pcpu_stats {
 	u64 drops[SVX_E__COUNT];
 };
 
+/*
+ * Output routes of recently sent packets, per CPU (read and written with
+ * bottom halves off): a connection's packets go to a handful of addresses
+ * (its client, the router, an instance), and a route lookup per packet was
+ * a tenth of the module's cost per connection. Each slot holds a reference;
+ * dst_check() drops a slot the routing tables have since changed under.
+ */
+#define SVX_RCACHE_SLOTS 16
+
+struct svx_rcache_slot {
+	__be32 daddr;
+	u8 proto;
+	u8 tos;
+	struct rtable *rt;
+};
+
+struct svx_rcache {
+	struct svx_rcache_slot slot[SVX_RCACHE_SLOTS];
+};
+
 struct svx_net {
 	struct net *net;
 	struct mutex cfg_mutex;		/* configuration changes, hook registration */
@@ -111,6 +131,7 @@ struct svx_net {
 	struct nf_hook_ops hook_ops[2];
 	struct nf_hook_ops gso_fix_ops;	/* every namespace: forwarded SAL GSO */
 	struct svx_pcpu_stats __percpu *stats;
+	struct svx_rcache __percpu *rcache;
 
 	/* flow table (flows.c) */
 	spinlock_t lock;		/* lists, counts, port bitmap; after a flow's lock */
