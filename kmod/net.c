@@ -445,6 +445,7 @@ static unsigned int svx_nf_hook(void *priv, struct sk_buff *skb,
 	struct svx_emit emit;
 	unsigned int len = skb->len, copy;
 	bool verify, planned, deliver = false;
+	unsigned int in_flags = 0;
 	u8 proto;
 
 	if (!cfg || len < sizeof(struct iphdr) || len > SVX_MAX_PKT)
@@ -459,6 +460,10 @@ static unsigned int svx_nf_hook(void *priv, struct sk_buff *skb,
 	 * device vouched for needs no second check.
 	 */
 	verify = skb->ip_summed == CHECKSUM_NONE || skb->ip_summed == CHECKSUM_COMPLETE;
+	if (verify)
+		in_flags |= SVX_IN_VERIFY_CSUM;
+	if (skb->pkt_type == PACKET_BROADCAST || skb->pkt_type == PACKET_MULTICAST)
+		in_flags |= SVX_IN_LINK_BROADCAST;
 
 	local_bh_disable();	/* the per-CPU buffers; hooks in LOCAL_OUT may be preemptible */
 	buf = this_cpu_ptr(svx_bufs);
@@ -476,7 +481,7 @@ static unsigned int svx_nf_hook(void *priv, struct sk_buff *skb,
 	svx_emit_init(&emit, buf->arena, SVX_ARENA_SIZE, buf->pkts, SVX_ARENA_PKTS);
 	if (svx_header_plans)
 		svx_emit_allow_plan(&emit, buf->in, copy);
-	verdict = svx_engine_process(&cfg->roles, &svx_kops, &ctx, buf->in, len, verify,
+	verdict = svx_engine_process(&cfg->roles, &svx_kops, &ctx, buf->in, len, in_flags,
 				     svx_now_ms(), &emit);
 	if (verdict == SVX_VERDICT_PASS) {
 		svx_xmit_emitted(sn, &emit);

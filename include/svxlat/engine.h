@@ -99,13 +99,15 @@ enum svx_verdict {
 	SVX_VERDICT_CONSUMED,	/* translated, answered or dropped: outputs in out */
 };
 
-/*
- * One IPv4 packet of len bytes. verify_csum: the transport checksum is
- * complete and must be checked (false when the kernel left it partial).
- */
+/* What the caller knows of a packet beyond its bytes (svx_engine_process). */
+#define SVX_IN_VERIFY_CSUM	0x1u	/* the transport checksum is complete: check it
+					 * (clear when the kernel left it partial) */
+#define SVX_IN_LINK_BROADCAST	0x2u	/* arrived as link broadcast or multicast */
+
+/* One IPv4 packet of len bytes; in_flags: SVX_IN_*. */
 enum svx_verdict svx_engine_process(const struct svx_engine_roles *roles,
 				    const struct svx_engine_ops *ops, void *ctx, const u8 *pkt,
-				    size_t len, bool verify_csum, u64 now_ms,
+				    size_t len, unsigned int in_flags, u64 now_ms,
 				    struct svx_emit *out);
 
 SVX_EXTERN_C_END

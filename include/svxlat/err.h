@@ -51,6 +51,7 @@ enum svx_err {
 	SVX_E_NONCE,
 	SVX_E_NO_ROUTE,
 	SVX_E_TTL,
+	SVX_E_LINK_BROADCAST,
 	SVX_E__COUNT,
 };
 

@@ -1,10 +1,11 @@
 // The service router's decisions in the shared core (route.h): the weighted
 // choice among live targets of the highest priority, the immutable table's
 // validation and longest-prefix match (against a brute-force LPM), and the
-// C entry points of registration detection and the forwarding rewrite.
-// forward_packet() (user space, on top of svx_router_forward) has its own
-// tests in tests/router/forward_test.cc; only the C contract is checked here.
+// C entry points of registration detection and the forwarding rewrite
+// (svx_router_forward against the reference router's captures and every
+// refusal: tests/router/forward_test.cc).
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -13,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <svxlat/csum.h>
+#include <svxlat/engine.h>
 #include <svxlat/pkt.h>
 #include <svxlat/reg.h>
 #include <svxlat/route.h>
@@ -968,6 +970,60 @@ TEST(core_router_forward, NeverGrowsPastTheIpv4Maximum) {
             EXPECT_EQ(b.buf, before);
         }
     }
+}
+
+// ------------------------------------------------ the engine's router step
+
+// The dispatcher with only what a router needs: a table of one target.
+struct RouterStep {
+    svx_engine_roles roles{};
+    std::array<std::uint64_t, SVX_E__COUNT> drops{};
+    std::uint64_t forwarded = 0;
+    std::vector<std::uint8_t> arena = std::vector<std::uint8_t>(4096);
+    std::array<svx_emit_pkt, 4> pkts{};
+    svx_emit out{};
+
+    RouterStep() {
+        roles.router = true;
+        std::memcpy(roles.router_addr, hm::router.data(), 4);
+        roles.router_id = kRouterId;
+    }
+    static RouterStep& of(void* ctx) { return *static_cast<RouterStep*>(ctx); }
+    svx_verdict process(const Bytes& pkt, unsigned in_flags) {
+        // Every other callback stays null: the router step must not need it.
+        svx_engine_ops ops{};
+        ops.router_resolve = [](void*, const svx_sid*, std::uint8_t* target) {
+            std::memcpy(target, hm::server.data(), 4);
+            return true;
+        };
+        ops.count = [](void* ctx, svx_stat stat, std::uint64_t n) {
+            if (stat == SVX_ST_ROUTER_FORWARDED)
+                of(ctx).forwarded += n;
+        };
+        ops.drop = [](void* ctx, svx_err reason) { ++of(ctx).drops.at(reason); };
+        svx_emit_init(&out, arena.data(), static_cast<u32>(arena.size()), pkts.data(),
+                      static_cast<u16>(pkts.size()));
+        return svx_engine_process(&roles, &ops, this, pkt.data(), pkt.size(), in_flags, 0, &out);
+    }
+};
+
+// Section 12 step 1: a SYN that came in a link-layer broadcast or multicast
+// frame is never forwarded (only the caller knows how the frame came: the
+// module passes skb->pkt_type on as SVX_IN_LINK_BROADCAST).
+TEST(core_router_step, LinkBroadcastIsNeverForwarded) {
+    RouterStep step;
+    const Bytes syn = syn_to_router().build();
+    EXPECT_EQ(step.process(syn, SVX_IN_VERIFY_CSUM | SVX_IN_LINK_BROADCAST),
+              SVX_VERDICT_CONSUMED);
+    EXPECT_EQ(step.out.n_pkts, 0u);
+    EXPECT_EQ(step.drops[SVX_E_LINK_BROADCAST], 1u);
+    EXPECT_EQ(step.forwarded, 0u);
+    // The same SYN in a unicast frame goes to the target.
+    EXPECT_EQ(step.process(syn, SVX_IN_VERIFY_CSUM), SVX_VERDICT_CONSUMED);
+    ASSERT_EQ(step.out.n_pkts, 1u);
+    EXPECT_EQ(addr_at(step.arena.data() + step.out.pkts[0].off + 16), hm::server);
+    EXPECT_EQ(step.forwarded, 1u);
+    EXPECT_EQ(step.drops[SVX_E_LINK_BROADCAST], 1u);
 }
 
 } // namespace

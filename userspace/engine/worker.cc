@@ -198,8 +198,11 @@ Verdict Worker::process(std::span<const std::uint8_t> pkt, std::uint64_t now_ms,
                         bool checksum_partial) {
     refresh_settings();
     std::lock_guard lock(flows_mutex_);
+    // NFQUEUE does not say how the frame was addressed (no
+    // SVX_IN_LINK_BROADCAST): only the kernel engine applies section 12
+    // step 1.
     auto verdict = svx_engine_process(&roles_, &kOps, this, pkt.data(), pkt.size(),
-                                      !checksum_partial, now_ms, &emit_);
+                                      checksum_partial ? 0 : SVX_IN_VERIFY_CSUM, now_ms, &emit_);
     return verdict == SVX_VERDICT_PASS ? Verdict::accept : Verdict::drop;
 }
 

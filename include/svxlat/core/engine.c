@@ -18,6 +18,7 @@ struct svx_engine_call {
 	const u8 *pkt;
 	size_t len;
 	bool verify_csum;
+	bool link_broadcast;
 	u64 now_ms;
 	struct svx_emit *out;
 };
@@ -304,6 +305,12 @@ static enum svx_verdict svx_router(const struct svx_engine_call *c,
 		c->ops->router_register(c->ctx, &reg);
 		return SVX_VERDICT_CONSUMED;
 	}
+	/* Section 12 step 1: broadcast default routes would otherwise loop.
+	 * (Only the caller knows how the frame was addressed: the IP
+	 * destination is the router's own, or the packet would not be here.)
+	 */
+	if (c->link_broadcast)
+		return svx_consume_drop(c, SVX_E_LINK_BROADCAST);
 	if (c->out->plan_input && c->out->plan_readable < c->len)
 		return svx_consume_drop(c, SVX_E_NOSPACE);	/* only headers were copied */
 	err = svx_pkt_parse(c->pkt, c->len, SVX_PKT_VERIFY_IP_CSUM | verify, &v);
@@ -402,7 +409,7 @@ static enum svx_verdict svx_on_icmp(const struct svx_engine_call *c)
 
 enum svx_verdict svx_engine_process(const struct svx_engine_roles *roles,
 				    const struct svx_engine_ops *ops, void *ctx, const u8 *pkt,
-				    size_t len, bool verify_csum, u64 now_ms,
+				    size_t len, unsigned int in_flags, u64 now_ms,
 				    struct svx_emit *out)
 {
 	struct svx_engine_call c = {
@@ -411,7 +418,8 @@ enum svx_verdict svx_engine_process(const struct svx_engine_roles *roles,
 		.ctx = ctx,
 		.pkt = pkt,
 		.len = len,
-		.verify_csum = verify_csum,
+		.verify_csum = in_flags & SVX_IN_VERIFY_CSUM,
+		.link_broadcast = in_flags & SVX_IN_LINK_BROADCAST,
 		.now_ms = now_ms,
 		.out = out,
 	};

@@ -36,6 +36,7 @@ static const struct svx_err_text svx_err_texts[SVX_E__COUNT] = {
 	[SVX_E_NONCE] = { "nonce", "SAL control packet with the wrong nonce" },
 	[SVX_E_NO_ROUTE] = { "no_route", "no service router or instance for the service ID" },
 	[SVX_E_TTL] = { "ttl", "IP TTL would reach zero at this SAL hop (router forwarding)" },
+	[SVX_E_LINK_BROADCAST] = { "link_broadcast", "arrived in a link-layer broadcast or multicast frame: a router never forwards it (section 12 step 1)" },
 	[SVX_E_REG_DATAGRAM] = { "reg_datagram", "registration not in an unconnected Serval-UDP datagram (UDP, no CONTROL, dst flow 0, two SERVICE)" },
 	[SVX_E_REG_LEN] = { "reg_len", "registration message not 48 bytes, or its big-endian len field not 48" },
 	[SVX_E_REG_TYPE] = { "reg_type", "registration message type neither REGISTER (0) nor UNREGISTER (1)" },
