@@ -297,31 +297,72 @@ static void svx_rcache_flush(struct svx_net *sn)
 }
 
 /*
- * Sends one emitted IPv4 packet (complete headers and checksums) on the
- * route to its destination. dst_output() rather than ip_local_out(): the
- * packet must not run through LOCAL_OUT (and this hook) again; packets for
- * a local address loop back through PRE_ROUTING like any other.
+ * An skb with room bytes of headroom for an emitted packet of len bytes.
+ * *spare, when spare and it are set, is the packet the core consumed in answering or
+ * replacing it (a handshake or control packet): its buffer serves if
+ * nobody else holds it and it is linear and large enough, which saves an
+ * allocation per such packet. It is cleared of everything the received
+ * packet carried, to the state of a new skb.
  */
-static void svx_xmit_one(struct svx_net *sn, const u8 *data, u32 len)
+static struct sk_buff *svx_emit_skb(struct sk_buff **spare, unsigned int room, u32 len)
+{
+	struct sk_buff *skb = spare ? *spare : NULL;
+
+	if (skb && !skb_shared(skb) && !skb_cloned(skb) && !skb_is_nonlinear(skb) &&
+	    room + len <= skb_end_offset(skb)) {
+		*spare = NULL;
+		skb_orphan(skb);
+		skb_dst_drop(skb);
+		nf_reset_ct(skb);
+		nf_reset_trace(skb);
+		skb_ext_reset(skb);
+		skb_clear_hash(skb);
+		skb_clear_tstamp(skb);
+		skb_gso_reset(skb);
+		__vlan_hwaccel_clear_tag(skb);
+		memset(skb->cb, 0, sizeof(skb->cb));
+		skb->mark = 0;
+		skb->priority = 0;
+		skb->pkt_type = PACKET_HOST;
+		skb->ip_summed = CHECKSUM_NONE;
+		skb->encapsulation = 0;
+		skb->ignore_df = 0;
+		skb->data = skb->head;
+		skb->len = 0;
+		skb_reset_tail_pointer(skb);
+	} else {
+		skb = alloc_skb(room + len, GFP_ATOMIC);
+		if (!skb)
+			return NULL;
+	}
+	skb_reserve(skb, room);
+	return skb;
+}
+
+/*
+ * Sends one emitted IPv4 packet (complete headers and checksums) on the
+ * route to its destination, in *spare's buffer if it can (svx_emit_skb).
+ * dst_output() rather than ip_local_out(): the packet must not run through
+ * LOCAL_OUT (and this hook) again; packets for a local address loop back
+ * through PRE_ROUTING like any other.
+ */
+static void svx_xmit_one(struct svx_net *sn, const u8 *data, u32 len, struct sk_buff **spare)
 {
 	const struct iphdr *iph = (const struct iphdr *)data;
 	struct sk_buff *skb;
 	struct rtable *rt;
-	unsigned int room;
 
 	rt = svx_route(sn, iph);
 	if (IS_ERR(rt)) {
 		svx_count(sn, SVX_ST_XMIT_ERRORS, 1);
 		return;
 	}
-	room = LL_RESERVED_SPACE(rt->dst.dev);
-	skb = alloc_skb(room + len, GFP_ATOMIC);
+	skb = svx_emit_skb(spare, LL_RESERVED_SPACE(rt->dst.dev), len);
 	if (!skb) {
 		ip_rt_put(rt);
 		svx_count(sn, SVX_ST_XMIT_ERRORS, 1);
 		return;
 	}
-	skb_reserve(skb, room);
 	skb_put_data(skb, data, len);
 	skb_reset_network_header(skb);
 	skb_set_transport_header(skb, iph->ihl * 4);
@@ -417,12 +458,12 @@ drop:
 	return SVX_PLANNED_SENT;
 }
 
-void svx_xmit_emitted(struct svx_net *sn, struct svx_emit *e)
+void svx_xmit_emitted(struct svx_net *sn, struct svx_emit *e, struct sk_buff **spare)
 {
 	u16 i;
 
 	for (i = 0; i < e->n_pkts; i++)
-		svx_xmit_one(sn, e->arena + e->pkts[i].off, e->pkts[i].len);
+		svx_xmit_one(sn, e->arena + e->pkts[i].off, e->pkts[i].len, spare);
 	svx_count(sn, SVX_ST_EMITTED, e->n_pkts);
 	svx_count(sn, SVX_ST_EMIT_OVERFLOW, e->overflow);
 	svx_emit_reset(e);
@@ -442,6 +483,8 @@ static unsigned int svx_nf_hook(void *priv, struct sk_buff *skb,
 	};
 	struct svx_pcpu_buf *buf;
 	enum svx_verdict verdict;
+	struct sk_buff *spare;
+	const u8 *in;
 	struct svx_emit emit;
 	unsigned int len = skb->len, copy;
 	bool verify, planned, deliver = false;
@@ -474,17 +517,26 @@ static unsigned int svx_nf_hook(void *priv, struct sk_buff *skb,
 	copy = len;
 	if (svx_header_plans && !verify && proto != IPPROTO_ICMP)
 		copy = min(len, SVX_HDR_COPY);
-	if (skb_copy_bits(skb, 0, buf->in, copy)) {
+	/*
+	 * What the core reads is in the linear part (small packets, and the
+	 * headers of large ones): read it in place. The core only reads it, and
+	 * nothing reads it once the skb is rewritten below.
+	 */
+	if (skb_headlen(skb) >= copy) {
+		in = skb->data;
+	} else if (!skb_copy_bits(skb, 0, buf->in, copy)) {
+		in = buf->in;
+	} else {
 		local_bh_enable();
 		return NF_ACCEPT;
 	}
 	svx_emit_init(&emit, buf->arena, SVX_ARENA_SIZE, buf->pkts, SVX_ARENA_PKTS);
 	if (svx_header_plans)
-		svx_emit_allow_plan(&emit, buf->in, copy);
-	verdict = svx_engine_process(&cfg->roles, &svx_kops, &ctx, buf->in, len, in_flags,
+		svx_emit_allow_plan(&emit, in, copy);
+	verdict = svx_engine_process(&cfg->roles, &svx_kops, &ctx, in, len, in_flags,
 				     svx_now_ms(), &emit);
 	if (verdict == SVX_VERDICT_PASS) {
-		svx_xmit_emitted(sn, &emit);
+		svx_xmit_emitted(sn, &emit, NULL);
 		local_bh_enable();
 		return NF_ACCEPT;
 	}
@@ -494,17 +546,23 @@ static unsigned int svx_nf_hook(void *priv, struct sk_buff *skb,
 	 * core sends to this host as well queues behind it on loopback).
 	 */
 	planned = emit.planned;
-	if (planned)
+	if (planned) {
 		deliver = svx_xmit_planned(sn, skb, &emit, !ctx.local_out) == SVX_PLANNED_DELIVER;
-	svx_xmit_emitted(sn, &emit);
-	local_bh_enable();
-	if (deliver)
-		return NF_ACCEPT;
-	if (planned)
-		return NF_STOLEN;
-	if (ctx.dropped)
+		svx_xmit_emitted(sn, &emit, NULL);
+		local_bh_enable();
+		return deliver ? NF_ACCEPT : NF_STOLEN;
+	}
+	if (ctx.dropped) {
+		svx_xmit_emitted(sn, &emit, NULL);
+		local_bh_enable();
 		return NF_DROP;
-	consume_skb(skb);
+	}
+	/* Consumed: its buffer may carry the first packet sent in its place. */
+	spare = skb;
+	svx_xmit_emitted(sn, &emit, &spare);
+	local_bh_enable();
+	if (spare)
+		consume_skb(spare);
 	return NF_STOLEN;
 }
 
@@ -558,7 +616,7 @@ static void svx_work_fn(struct work_struct *work)
 			svx_emit_init(&emit, sn->work_arena, SVX_ARENA_SIZE, sn->work_pkts,
 				      SVX_ARENA_PKTS);
 			more = svx_flows_tick(sn, cfg, svx_now_ms(), &emit);
-			svx_xmit_emitted(sn, &emit);
+			svx_xmit_emitted(sn, &emit, NULL);
 		} while (more && ++rounds < 64);
 		local_bh_enable();
 	}
@@ -636,7 +694,7 @@ void svx_net_unconfigure(struct svx_net *sn)
 		local_bh_disable();
 		svx_emit_init(&emit, sn->work_arena, SVX_ARENA_SIZE, sn->work_pkts, SVX_ARENA_PKTS);
 		more = svx_flows_abort_some(sn, cfg, &emit);
-		svx_xmit_emitted(sn, &emit);
+		svx_xmit_emitted(sn, &emit, NULL);
 		local_bh_enable();
 		if (!more)
 			break;

@@ -168,7 +168,7 @@ int svx_net_configure(struct svx_net *sn, struct svx_kcfg *cfg);
 void svx_net_unconfigure(struct svx_net *sn);
 void svx_kcfg_free(struct svx_kcfg *cfg);
 /* Sends emitted packets (consumes e's contents). BH must be disabled. */
-void svx_xmit_emitted(struct svx_net *sn, struct svx_emit *e);
+void svx_xmit_emitted(struct svx_net *sn, struct svx_emit *e, struct sk_buff **spare);
 u64 svx_now_ms(void);
 int svx_net_init_module(void);
 void svx_net_exit_module(void);
