@@ -2,7 +2,8 @@
 # The packet-mode end-to-end suite (tests/e2e/t-*.sh: curl, sha256 bulk
 # transfers both ways, 64 parallel, half-close, resets, spread, failover,
 # reload under load, drain, JSON, iperf3, the stream relay, the engine
-# choice, a route change) with engine = kernel on the translator, the service router and
+# choice, a route change, a broadcast frame at the router) with engine =
+# kernel on the translator, the service router and
 # both host agents, inside a VM that
 # boots Debian's kernel with svxlat.ko loaded. Every test also checks that
 # the daemons really ran on the kernel engine (E2E_EXPECT_ENGINE).
@@ -29,7 +30,7 @@ if [[ ${1:-} == on || ${1:-} == off ]]; then
     shift
 fi
 tests=("$@")
-((${#tests[@]})) || tests=(curl bulk parallel halfclose reset spread failover reload drain json iperf relay engine route)
+((${#tests[@]})) || tests=(curl bulk parallel halfclose reset spread failover reload drain json iperf relay engine route broadcast)
 export TOPO_ENGINE=kernel E2E_EXPECT_ENGINE=kernel
 # Software emulation: the same steps take a few times longer than on the host.
 export E2E_TIME_SCALE=${E2E_TIME_SCALE:-4}
