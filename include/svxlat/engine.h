@@ -99,10 +99,14 @@ enum svx_verdict {
 	SVX_VERDICT_CONSUMED,	/* translated, answered or dropped: outputs in out */
 };
 
-/* What the caller knows of a packet beyond its bytes (svx_engine_process). */
-#define SVX_IN_VERIFY_CSUM	0x1u	/* the transport checksum is complete: check it
-					 * (clear when the kernel left it partial) */
-#define SVX_IN_LINK_BROADCAST	0x2u	/* arrived as link broadcast or multicast */
+/*
+ * What the caller knows of a packet beyond its bytes (svx_engine_process):
+ * SVX_IN_VERIFY_CSUM, the transport checksum is complete and must be checked
+ * (clear when the kernel left it partial); SVX_IN_LINK_BROADCAST, it came in
+ * a link-layer broadcast or multicast frame.
+ */
+#define SVX_IN_VERIFY_CSUM 0x1u
+#define SVX_IN_LINK_BROADCAST 0x2u
 
 /* One IPv4 packet of len bytes; in_flags: SVX_IN_*. */
 enum svx_verdict svx_engine_process(const struct svx_engine_roles *roles,

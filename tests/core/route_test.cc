@@ -1013,8 +1013,7 @@ struct RouterStep {
 TEST(core_router_step, LinkBroadcastIsNeverForwarded) {
     RouterStep step;
     const Bytes syn = syn_to_router().build();
-    EXPECT_EQ(step.process(syn, SVX_IN_VERIFY_CSUM | SVX_IN_LINK_BROADCAST),
-              SVX_VERDICT_CONSUMED);
+    EXPECT_EQ(step.process(syn, SVX_IN_VERIFY_CSUM | SVX_IN_LINK_BROADCAST), SVX_VERDICT_CONSUMED);
     EXPECT_EQ(step.out.n_pkts, 0u);
     EXPECT_EQ(step.drops[SVX_E_LINK_BROADCAST], 1u);
     EXPECT_EQ(step.forwarded, 0u);
