@@ -462,56 +462,16 @@ drop:
 	return SVX_PLANNED_SENT;
 }
 
-/* Sends e's packets from the from-th on (svx_xmit_one) and empties e. */
-static void svx_xmit_emitted_from(struct svx_net *sn, struct svx_emit *e, u16 from,
-				  struct sk_buff **spare)
+/* Sends e's packets (svx_xmit_one) and empties e. */
+void svx_xmit_emitted(struct svx_net *sn, struct svx_emit *e, struct sk_buff **spare)
 {
 	u16 i;
 
-	for (i = from; i < e->n_pkts; i++)
+	for (i = 0; i < e->n_pkts; i++)
 		svx_xmit_one(sn, e->arena + e->pkts[i].off, e->pkts[i].len, spare);
 	svx_count(sn, SVX_ST_EMITTED, e->n_pkts);
 	svx_count(sn, SVX_ST_EMIT_OVERFLOW, e->overflow);
 	svx_emit_reset(e);
-}
-
-void svx_xmit_emitted(struct svx_net *sn, struct svx_emit *e, struct sk_buff **spare)
-{
-	svx_xmit_emitted_from(sn, e, 0, spare);
-}
-
-/*
- * PRE_ROUTING, the packet consumed: when the first packet the core emitted
- * in its place is for this host from a remote source (the host agent's TCP
- * SYN to its local server, made of the SAL SYN), it continues from the
- * hook in the consumed packet's skb, as a planned translation does
- * (svx_xmit_planned), instead of a loopback round trip through the input
- * path and this hook. True: skb now holds that packet.
- */
-static bool svx_emitted_deliver(struct svx_net *sn, struct sk_buff *skb, const struct svx_emit *e)
-{
-	const u8 *data = e->arena + e->pkts[0].off;
-	const struct iphdr *iph = (const struct iphdr *)data;
-	u32 len = e->pkts[0].len;
-	struct sk_buff *spare = skb;
-	struct rtable *rt;
-	bool local;
-
-	if (iph->saddr != ip_hdr(skb)->saddr && inet_addr_type(sn->net, iph->saddr) == RTN_LOCAL)
-		return false;
-	rt = svx_route(sn, iph);
-	if (IS_ERR(rt))
-		return false;
-	local = rt->rt_type == RTN_LOCAL;
-	ip_rt_put(rt);
-	if (!local || svx_emit_skb(&spare, LL_RESERVED_SPACE(skb->dev), len) != skb)
-		return false;
-	skb_put_data(skb, data, len);
-	skb_reset_network_header(skb);
-	skb_set_transport_header(skb, iph->ihl * 4);
-	skb->protocol = htons(ETH_P_IP);
-	IPCB(skb)->iif = skb->skb_iif;	/* as ip_rcv_core() left it */
-	return true;
 }
 
 /* ---------------------------------------------------------------- hook */
@@ -603,11 +563,6 @@ static unsigned int svx_nf_hook(void *priv, struct sk_buff *skb,
 		return NF_DROP;
 	}
 	/* Consumed: its skb may carry the first packet sent in its place. */
-	if (!ctx.local_out && emit.n_pkts && svx_emitted_deliver(sn, skb, &emit)) {
-		svx_xmit_emitted_from(sn, &emit, 1, NULL);
-		local_bh_enable();
-		return NF_ACCEPT;
-	}
 	spare = skb;
 	svx_xmit_emitted(sn, &emit, &spare);
 	local_bh_enable();
