@@ -31,8 +31,9 @@
 # of a path: iperf3 receiver-side throughput with 1 and 4 streams
 # (BENCH_SECONDS s after a 1 s omitted warm-up) and BENCH_CONN_SECONDS s of
 # `connrate client` (BENCH_CONN_THREADS threads of connect / 100 B request /
-# 100 B reply / close). The table prints the medians over the rounds and
-# each one's ratio to dnat, nfq-nogso and nfq-gso of the same run.
+# 100 B reply / close), with the packets each connection put on the LAN
+# (counted at the bridge's ports). The table prints the medians over the
+# rounds and each one's ratio to dnat, nfq-nogso and nfq-gso of the same run.
 # BENCH_PATHS chooses paths; BENCH_PERF=1 adds a perf profile of svxlatd.
 #
 # Everything is bounded by `timeout`; every process is started by PID and
