@@ -15,7 +15,7 @@
  * inet_add_offload(), skb_gro_header(), call_gro_receive(); rhashtable;
  * get_random_u32_below(), timer_delete_sync(), kfree_rcu_mightsleep() and
  * DEFINE_FREE() (backported to Debian's 6.1.192); ip_route_output_key(),
- * RT_TOS(), dst_output(); skb_clear_tstamp(), skb_ext_reset(), nf_reset_trace().
+ * RT_TOS(), dst_output(); skb_scrub_packet(), skb_reset_redirect().
  *
  * Only in 6.12, not provided on 6.1 (do not use them): genl_split_ops,
  * genl_info_dump(), NL_SET_ERR_MSG_FMT(), GENL_SET_ERR_MSG_FMT(), NLA_UINT

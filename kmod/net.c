@@ -298,11 +298,13 @@ static void svx_rcache_flush(struct svx_net *sn)
 
 /*
  * An skb with room bytes of headroom for an emitted packet of len bytes.
- * *spare, when spare and it are set, is the packet the core consumed in answering or
- * replacing it (a handshake or control packet): its buffer serves if
- * nobody else holds it and it is linear and large enough, which saves an
- * allocation per such packet. It is cleared of everything the received
- * packet carried, to the state of a new skb.
+ * *spare, when spare and it are set, is the packet the core consumed in
+ * answering or replacing it (a handshake or control packet): its buffer
+ * serves if nobody else holds it and it is linear and large enough, which
+ * saves an allocation per such packet. It is cleared of everything the
+ * received packet carried, to the state of a new skb: skb_scrub_packet()
+ * as for a packet crossing namespaces, and what that leaves (owner, hash,
+ * GSO, VLAN tag, control block, checksum state).
  */
 static struct sk_buff *svx_emit_skb(struct sk_buff **spare, unsigned int room, u32 len)
 {
@@ -312,25 +314,18 @@ static struct sk_buff *svx_emit_skb(struct sk_buff **spare, unsigned int room, u
 	    room + len <= skb_end_offset(skb)) {
 		*spare = NULL;
 		skb_orphan(skb);
-		skb_dst_drop(skb);
-		nf_reset_ct(skb);
-		nf_reset_trace(skb);
-		skb_ext_reset(skb);
+		skb_scrub_packet(skb, true);
 		skb_clear_hash(skb);
-		skb_clear_tstamp(skb);
 		skb_gso_reset(skb);
 		__vlan_hwaccel_clear_tag(skb);
 		skb_reset_redirect(skb);
 		memset(skb->cb, 0, sizeof(skb->cb));
-		skb->mark = 0;
 		skb->priority = 0;
-		skb->pkt_type = PACKET_HOST;
 		skb->ip_summed = CHECKSUM_NONE;
 		skb->csum_valid = 0;	/* else a receiver would skip verifying */
 		skb->csum_complete_sw = 0;
 		skb->csum_level = 0;
 		skb->encapsulation = 0;
-		skb->ignore_df = 0;
 		skb->data = skb->head;
 		skb->len = 0;
 		skb_reset_tail_pointer(skb);
