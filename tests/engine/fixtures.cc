@@ -749,20 +749,18 @@ void WorkerRig::push_routes() {
 }
 
 std::uint64_t WorkerRig::router_chosen(const svx_sid& prefix, unsigned bits, Ipv4Addr target) {
-    if (kernel_) {
-        for (const auto& r : kernel_->client().routes())
-            if (r.bits == bits && svx_sid_cmp(&r.prefix, &prefix) == 0)
-                for (const auto& t : r.targets)
+    // The module's dump and the table's snapshot have the same shape.
+    auto chosen_in = [&](const auto& entries) -> std::uint64_t {
+        for (const auto& e : entries)
+            if (e.bits == bits && svx_sid_cmp(&e.prefix, &prefix) == 0)
+                for (const auto& t : e.targets)
                     if (t.address == target)
                         return t.chosen;
         return 0;
-    }
-    for (const auto& e : router_services_->snapshot(router::Clock::now()))
-        if (e.bits == bits && svx_sid_cmp(&e.prefix, &prefix) == 0)
-            for (const auto& t : e.targets)
-                if (t.address == target)
-                    return t.chosen;
-    return 0;
+    };
+    if (kernel_)
+        return chosen_in(kernel_->client().routes());
+    return chosen_in(router_services_->snapshot(router::Clock::now()));
 }
 
 void WorkerRig::collect() {
