@@ -192,6 +192,14 @@ e2e_wait() {
 
 # In the client namespace, bounded.
 e2e_cli() { timeout "${E2E_CMD_LIMIT:-60}" ip netns exec "$(ns cli)" "$@"; }
+
+# e2e_fetch_page LIMIT WHAT: curl http://$TOPO_PUBLIC/ from the client (LIMIT
+# seconds); fails the test, naming WHAT, unless an instance's page came back.
+e2e_fetch_page() {
+    local page
+    page=$(e2e_cli curl -sS -m "$1" "http://$TOPO_PUBLIC/") || e2e_fail "curl failed ($2)"
+    [[ $page =~ ^instance\ i[12]$ ]] || e2e_fail "unexpected page '$page' ($2)"
+}
 e2e_py() { e2e_cli "$TOPO_PYTHON" "$E2E_DIR/svxe2e.py" "$@"; }
 
 # e2e_flows NAME: the daemon's flows as JSON (one line).

@@ -11,10 +11,9 @@ e2e_init route 60 "$@"
 topo_start_all "$E2E_OFFLOADS" || e2e_fail "topology did not come up"
 
 fetch_ok() {
-    local i page
+    local i
     for i in 1 2 3 4; do
-        page=$(e2e_cli curl -sS -m 5 "http://$TOPO_PUBLIC/") || e2e_fail "curl #$i failed ($1)"
-        [[ $page =~ ^instance\ i[12]$ ]] || e2e_fail "unexpected page '$page' ($1)"
+        e2e_fetch_page 5 "fetch #$i $1"
     done
 }
 
