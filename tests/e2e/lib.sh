@@ -193,12 +193,12 @@ e2e_wait() {
 # In the client namespace, bounded.
 e2e_cli() { timeout "${E2E_CMD_LIMIT:-60}" ip netns exec "$(ns cli)" "$@"; }
 
-# e2e_fetch_page LIMIT WHAT: curl http://$TOPO_PUBLIC/ from the client (LIMIT
-# seconds); fails the test, naming WHAT, unless an instance's page came back.
+# e2e_fetch_page LIMIT WHAT [URL]: curl URL (default http://$TOPO_PUBLIC/) from
+# the client (LIMIT seconds); fails the test, naming WHAT, unless an
+# instance's page came back. The page is left in E2E_PAGE.
 e2e_fetch_page() {
-    local page
-    page=$(e2e_cli curl -sS -m "$1" "http://$TOPO_PUBLIC/") || e2e_fail "curl failed ($2)"
-    [[ $page =~ ^instance\ i[12]$ ]] || e2e_fail "unexpected page '$page' ($2)"
+    E2E_PAGE=$(e2e_cli curl -sS -m "$1" "${3:-http://$TOPO_PUBLIC/}") || e2e_fail "curl failed ($2)"
+    [[ $E2E_PAGE =~ ^instance\ i[12]$ ]] || e2e_fail "unexpected page '$E2E_PAGE' ($2)"
 }
 e2e_py() { e2e_cli "$TOPO_PYTHON" "$E2E_DIR/svxe2e.py" "$@"; }
 

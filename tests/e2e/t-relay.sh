@@ -37,9 +37,8 @@ topo_svxlat xlt status | sed 's/^/   /'
 e2e_step "curl through the relay, 8 times: both instances answer"
 seen=""
 for i in $(seq 1 8); do
-    page=$(e2e_cli curl -sS -m 5 "http://$TOPO_PUBLIC/") || e2e_fail "curl #$i failed"
-    [[ $page =~ ^instance\ i[12]$ ]] || e2e_fail "unexpected page '$page'"
-    seen+=" ${page#instance }"
+    e2e_fetch_page 5 "curl #$i"
+    seen+=" ${E2E_PAGE#instance }"
 done
 e2e_log "   instances:$seen"
 accepted=$(relay_counter accepted)
@@ -95,9 +94,8 @@ topo_table "$TOPO_PUBLIC  80    $TOPO_SERVICE       mode=relay" \
     "192.0.2.11    80    $TOPO_SERVICE       mode=relay" \
     "$TOPO_PUBLIC  9000  $TOPO_DATA_SERVICE  mode=relay"
 reload_xlt
-page=$(e2e_cli curl -sS -m 5 http://192.0.2.11/) || e2e_fail "the added relay row does not answer"
-[[ $page =~ ^instance\ i[12]$ ]] || e2e_fail "unexpected page '$page' on the added row"
-e2e_log "   added row 192.0.2.11:80: $page"
+e2e_fetch_page 5 "the added relay row 192.0.2.11:80" http://192.0.2.11/
+e2e_log "   added row 192.0.2.11:80: $E2E_PAGE"
 if out=$(e2e_cli iperf3 -c "$TOPO_PUBLIC" -t 1 2>&1); then
     e2e_fail "the removed row $TOPO_PUBLIC:5201 still accepts connections"
 fi
