@@ -70,7 +70,9 @@ struct svx_engine_ops {
 	 */
 	struct svx_flow *(*admit)(void *ctx, struct svx_emit *out);
 	/* Publishes an initialised flow under its keys (peer_addr NULL: no
-	 * peer key); false when a key is taken (the flow is released).
+	 * peer key); false when a key is taken (the flow is released). The
+	 * glue may instead give the flow another local flow ID when only that
+	 * key is taken (nothing has carried it yet).
 	 */
 	bool (*insert)(void *ctx, struct svx_flow *f, const u8 *peer_addr, u32 peer_flow);
 	void (*remove)(void *ctx, struct svx_flow *f);

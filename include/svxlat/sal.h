@@ -130,6 +130,14 @@ int svx_sal_build(u8 *out, size_t cap, const struct svx_sal_spec *s);
  */
 enum svx_err svx_sal_decode(const u8 *sal, const struct svx_sal_view *v, struct svx_sal_spec *s);
 
+/*
+ * A data packet's header: the base header alone (src = local flow, dst =
+ * peer flow, protocol TCP) and its checksum, into out[0..SVX_SAL_BASE_LEN).
+ * The same bytes as svx_sal_build() of svx_sal_spec_data(), without a spec:
+ * this runs for every data segment.
+ */
+void svx_sal_build_data(u8 *out, u32 local_flow, u32 peer_flow);
+
 /* Recomputes the checksum of the len-byte SAL header at sal. */
 void svx_sal_fill_csum(u8 *sal, size_t len);
 

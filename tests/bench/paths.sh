@@ -34,7 +34,10 @@
 # 100 B reply / close), with the packets each connection put on the LAN
 # (counted at the bridge's ports). The table prints the medians over the
 # rounds and each one's ratio to dnat, nfq-nogso and nfq-gso of the same run.
-# BENCH_PATHS chooses paths; BENCH_PERF=1 adds a perf profile of svxlatd.
+# BENCH_PATHS chooses paths; BENCH_PERF=1 adds a perf profile of svxlatd;
+# BENCH_CPU_PROFILE="dnat kernel" (for example) adds, after the rounds, a
+# system-wide profile of BENCH_PROFILE_SECONDS (15) of connection-rate load
+# per listed path, grouped per connection by cpu_groups.py.
 #
 # Everything is bounded by `timeout`; every process is started by PID and
 # stopped by PID, and the namespaces are removed on exit (also on errors and
@@ -51,6 +54,8 @@ B_CONN_SECONDS=${BENCH_CONN_SECONDS:-3}
 B_CONN_THREADS=${BENCH_CONN_THREADS:-8}
 B_PATHS=${BENCH_PATHS:-"dnat nfq-gso nfq-nogso svxlat-q1 svxlat-q2"}
 B_PERF=${BENCH_PERF:-0} # 1: perf record the svxlat daemons during one 1-stream run
+B_CPU_PROFILE=${BENCH_CPU_PROFILE:-} # paths to profile system-wide (cpu_profile)
+B_PROFILE_SECONDS=${BENCH_PROFILE_SECONDS:-15}
 
 NFQ_ACCEPT=$build/tests/bench/bench_nfq_accept
 CONNRATE=$build/tests/bench/connrate
@@ -193,63 +198,109 @@ echo "== paths: cli -> xlt -> bridge -> i1 (veth MTU 1500, TSO/GSO on, GRO off)"
 echo "   $(uname -sr), $(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   $B_REPEAT round(s) over the paths; each: iperf3 -t $B_SECONDS (+1 s omitted) with 1 and 4"
 echo "   streams, connrate $B_CONN_THREADS threads x ${B_CONN_SECONDS}s. Medians over the rounds."
+# path_on PATH / path_off PATH [ROUND]: sets one path up and takes it down.
+path_on() {
+    case $1 in
+    dnat) dnat_on ;;
+    nfq-gso) dnat_on && nfq_on ;;
+    nfq-nogso) dnat_on && nfq_on --no-gso ;;
+    svxlat-q*) svxlat_on "${1#svxlat-q}" ;;
+    kernel) SVXLAT_ENGINE=kernel svxlat_on 1 ;;
+    kernel-urouter) SVXLAT_ENGINE=kernel SVXLAT_ROUTER_ENGINE=nfqueue svxlat_on 1 ;;
+    kernel-direct) SVXLAT_ENGINE=kernel SVXLAT_XLT_ROUTER=10.0.2.11 svxlat_on 1 ;;
+    alt-q*)
+        [[ -x $SVXLATD_ALT ]] || die "path $1 needs BENCH_SVXLATD_ALT"
+        svxlat_on "${1#alt-q}" "$SVXLATD_ALT"
+        ;;
+    *) die "unknown path $1" ;;
+    esac
+}
+
+path_off() {
+    case $1 in
+    dnat) dnat_off ;;
+    nfq-*) nfq_off "${2:-}" && dnat_off ;;
+    *) svxlat_off "${2:-}" ;;
+    esac
+}
+
+# svxlat_packets: packets handed to the engine so far, summed over the
+# translator, router and host agent (svxlat.ko's hooks on the kernel paths).
+svxlat_packets() {
+    local n total=0 v
+    for n in xlt sr i1; do
+        v=$("$build/userspace/cli/svxlat" -s "$TOPO_DIR/run/$n.sock" counters --json 2>/dev/null |
+            python3 -c 'import json, sys
+print(sum(r["value"] for r in json.load(sys.stdin) if r["group"] == "engine" and r["name"] == "packets"))' ||
+            echo 0)
+        total=$((total + v))
+    done
+    echo "$total"
+}
+
+# cpu_profile PATHS: for each path, a system-wide perf profile (call graphs)
+# of B_PROFILE_SECONDS in the middle of a connection-rate run, and then one
+# table of where a connection's CPU goes by group (cpu_groups.py), with the
+# middle box's packets per connection and its own cost per packet (DNAT: the
+# packets it forwards, counted at the LAN's bridge ports; svxlat: the packets
+# its engine handled). A diagnosis, as the sampling slows every path.
+cpu_profile() {
+    command -v perf >/dev/null || { echo "  cpu profile: perf not installed"; return 0; }
+    local path args=() rate_line conn_pid perf_pid conns before after packets
+    local secs=$B_PROFILE_SECONDS max_percent max_rate
+    echo
+    echo "== where a connection's CPU goes: perf record -a -g, ${secs}s of connrate per path"
+    # Under emulation perf's own interrupt is slow, and the kernel would
+    # lower the sampling rate as it goes (restored afterwards).
+    max_percent=$(sysctl -n kernel.perf_cpu_time_max_percent)
+    max_rate=$(sysctl -n kernel.perf_event_max_sample_rate)
+    sysctl -qw kernel.perf_cpu_time_max_percent=0 \
+        kernel.perf_event_max_sample_rate=$((max_rate > 1000 ? max_rate : 1000))
+    for path in $1; do
+        path_on "$path"
+        in_ns cli timeout $((secs + 40)) "$CONNRATE" client 192.0.2.10 7000 "$B_CONN_THREADS" \
+            $((secs + 6)) >"$TOPO_DIR/profile-$path.rate" 2>&1 &
+        conn_pid=$!
+        TOPO_PIDS+=("$conn_pid")
+        sleep 3
+        if [[ $path == dnat ]]; then before=$(lan_packets); else before=$(svxlat_packets); fi
+        timeout $((secs + 20)) perf record -a -g -e cpu-clock -F 999 -o "$TOPO_DIR/profile-$path.data" \
+            -- sleep "$secs" >/dev/null 2>&1 &
+        perf_pid=$!
+        TOPO_PIDS+=("$perf_pid")
+        wait "$perf_pid" || true
+        if [[ $path == dnat ]]; then after=$(lan_packets); else after=$(svxlat_packets); fi
+        wait "$conn_pid" || true
+        rate_line=$(cat "$TOPO_DIR/profile-$path.rate")
+        # Connections in the sampled window, from the run's average rate.
+        conns=$(awk -v l="$rate_line" -v s="$secs" 'BEGIN {
+            if (match(l, /rate=[0-9.]+/)) printf "%d", substr(l, RSTART + 5, RLENGTH - 5) * s; else print 0 }')
+        packets=$((after - before))
+        echo "  $path: $rate_line"
+        perf script -i "$TOPO_DIR/profile-$path.data" -F comm,ip,sym >"$TOPO_DIR/profile-$path.txt" \
+            2>/dev/null || true
+        args+=("$path=$TOPO_DIR/profile-$path.txt:$conns:$packets")
+        path_off "$path" "$B_REPEAT"
+    done
+    sysctl -qw kernel.perf_cpu_time_max_percent="$max_percent" kernel.perf_event_max_sample_rate="$max_rate"
+    python3 "$here/cpu_groups.py" $((secs * $(nproc))) "${args[@]}"
+}
+
 for round in $(seq 1 "$B_REPEAT"); do
     echo "-- round $round/$B_REPEAT"
     for path in $B_PATHS; do
-        case $path in
-        dnat)
-            dnat_on
-            measure dnat
-            dnat_off
-            ;;
-        nfq-gso)
-            dnat_on
-            nfq_on
-            measure nfq-gso
-            nfq_off "$round"
-            dnat_off
-            ;;
-        nfq-nogso)
-            dnat_on
-            nfq_on --no-gso
-            measure nfq-nogso
-            nfq_off "$round"
-            dnat_off
-            ;;
-        svxlat-q*)
-            svxlat_on "${path#svxlat-q}"
-            measure "$path"
-            svxlat_off "$round"
-            ;;
-        kernel)
-            SVXLAT_ENGINE=kernel svxlat_on 1
-            measure kernel
-            svxlat_off "$round"
-            ;;
-        kernel-urouter)
-            SVXLAT_ENGINE=kernel SVXLAT_ROUTER_ENGINE=nfqueue svxlat_on 1
-            measure kernel-urouter
-            svxlat_off "$round"
-            ;;
-        kernel-direct)
-            SVXLAT_ENGINE=kernel SVXLAT_XLT_ROUTER=10.0.2.11 svxlat_on 1
-            measure kernel-direct
-            svxlat_off "$round"
-            ;;
-        alt-q*)
-            [[ -x $SVXLATD_ALT ]] || die "path $path needs BENCH_SVXLATD_ALT"
-            svxlat_on "${path#alt-q}" "$SVXLATD_ALT"
-            measure "$path"
-            svxlat_off "$round"
-            ;;
-        *) die "unknown path $path" ;;
-        esac
+        path_on "$path"
+        measure "$path"
+        path_off "$path" "$round"
     done
 done
 if [[ $B_PERF == 1 ]]; then
     svxlat_on 1
     perf_svxlat
     svxlat_off
+fi
+if [[ -n $B_CPU_PROFILE ]]; then
+    cpu_profile "$B_CPU_PROFILE"
 fi
 
 echo

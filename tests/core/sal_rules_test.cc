@@ -1,7 +1,9 @@
 // Behaviour rules of the SAL builders: passive RST (section 6.8), the service
 // router's SOURCE append (section 12) and the builder's own limits.
 #include <algorithm>
+#include <cstring>
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -333,6 +335,23 @@ TEST(SalBuild, RefusesSpecsItCannotEncode) {
 
     EXPECT_EQ(svx_sal_build(out, SVX_SAL_BASE_LEN - 1, &spec), -SVX_E_NOSPACE);
     EXPECT_EQ(svx_sal_build(out, SVX_SAL_BASE_LEN, &spec), SVX_SAL_BASE_LEN);
+}
+
+TEST(SalBuild, DataHeaderIsTheDataSpecBuilt) {
+    // The data path's builder must emit exactly what the spec route does.
+    for (const auto& [local, peer] :
+         {std::pair<uint32_t, uint32_t>{1, 2}, {0xdeadbeef, 0x01020304}, {0xffffffff, 0}}) {
+        svx_sal_spec spec;
+        svx_sal_spec_data(&spec, local, peer);
+        uint8_t want[SVX_SAL_BASE_LEN];
+        ASSERT_EQ(svx_sal_build(want, sizeof(want), &spec), SVX_SAL_BASE_LEN);
+        uint8_t got[SVX_SAL_BASE_LEN];
+        std::memset(got, 0xa5, sizeof(got));
+        svx_sal_build_data(got, local, peer);
+        EXPECT_EQ(std::memcmp(got, want, sizeof(want)), 0) << local << " " << peer;
+        svx_sal_view v;
+        EXPECT_EQ(svx_sal_parse(got, sizeof(got), 0, &v), SVX_OK);
+    }
 }
 
 TEST(SalBuild, LengthsFollowTheExtensions) {

@@ -565,10 +565,8 @@ struct svx_result svx_flow_from_tcp(struct svx_flow *f, const struct svx_flow_cf
 			return r;
 		th[13] = flags;
 	}
-	svx_sal_spec_data(&spec, f->local_flow, f->peer_flow);
-	len = svx_sal_build(sal, sizeof(sal), &spec);
-	if (len < 0 ||
-	    svx_tcp_to_sal(f, cfg, out, pkt, tv, f->sal_peer_addr, sal, (unsigned int)len, true, th))
+	svx_sal_build_data(sal, f->local_flow, f->peer_flow);
+	if (svx_tcp_to_sal(f, cfg, out, pkt, tv, f->sal_peer_addr, sal, SVX_SAL_BASE_LEN, true, th))
 		return svx_drop(SVX_E_NOSPACE);
 	return r;
 }

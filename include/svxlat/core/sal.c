@@ -116,6 +116,21 @@ void svx_sal_fill_csum(u8 *sal, size_t len)
 	svx_put_be16(sal + 10, svx_csum(sal, len));
 }
 
+/* The base header's fields; the checksum is the caller's, once it is complete. */
+static void svx_sal_put_base(u8 *out, u32 src_flow, u32 dst_flow, size_t len, u8 protocol)
+{
+	svx_put_be32(out, src_flow);
+	svx_put_be32(out + 4, dst_flow);
+	out[8] = (u8)(len / 4);
+	out[9] = protocol;
+}
+
+void svx_sal_build_data(u8 *out, u32 local_flow, u32 peer_flow)
+{
+	svx_sal_put_base(out, local_flow, peer_flow, SVX_SAL_BASE_LEN, SVX_IPPROTO_TCP);
+	svx_sal_fill_csum(out, SVX_SAL_BASE_LEN);
+}
+
 int svx_sal_build(u8 *out, size_t cap, const struct svx_sal_spec *s)
 {
 	size_t len = svx_sal_spec_len(s), off = SVX_SAL_BASE_LEN;
@@ -127,10 +142,7 @@ int svx_sal_build(u8 *out, size_t cap, const struct svx_sal_spec *s)
 	if (cap < len)
 		return -SVX_E_NOSPACE;
 
-	svx_put_be32(out, s->src_flow);
-	svx_put_be32(out + 4, s->dst_flow);
-	out[8] = (u8)(len / 4);
-	out[9] = s->protocol;
+	svx_sal_put_base(out, s->src_flow, s->dst_flow, len, s->protocol);
 	if (s->has_ctrl) {
 		out[off] = (u8)(SVX_EXT_CONTROL << 4 | (s->ctrl.res_nibble & 0xf));
 		out[off + 1] = SVX_EXT_CONTROL_LEN;
