@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 """Where a connection's CPU goes, per path (paths.sh BENCH_CPU_PROFILE).
 
-Usage: cpu_groups.py CPU_SECONDS PATH=PERF_SCRIPT_FILE:CONNECTIONS[:PACKETS] ...
+Usage: cpu_groups.py PATH=PERF_SCRIPT_FILE:CONNECTIONS:PACKETS:CPU_MS ...
 
 Each file is the output of `perf script -F comm,ip,sym` over a system-wide
 `perf record -g` taken while `connrate` ran; CONNECTIONS is how many
-connections completed in the sampled window and PACKETS, when given, how
-many packets the middle box handled in it (svxlat.ko's hooks, or the packets
-DNAT forwarded), for its cost per packet. Each sample is charged to the
+connections completed in the sampled window, PACKETS how many packets the
+middle box handled in it (svxlat.ko's hooks, or the packets DNAT forwarded),
+for its cost per packet, and CPU_MS the window's length times the number of
+CPUs. Each sample is charged to the
 innermost frame of its call chain that belongs to a known group (a library
-routine such as memcpy counts for its caller's group). CPU_SECONDS is the
-sampled window times the number of CPUs: a group's share of all samples,
-idle included, times CPU_SECONDS is its CPU time, whatever rate perf
+routine such as memcpy counts for its caller's group). A group's share of
+all samples, idle included, times CPU_MS is its CPU time, whatever rate perf
 sampled at. The table gives microseconds of CPU per connection, per path.
 """
 import collections
@@ -85,42 +85,43 @@ def count(path):
 
 
 def main(argv):
-    if len(argv) < 2:
+    if not argv:
         sys.exit(__doc__)
-    cpu_seconds = float(argv[0])
     runs = []
-    for arg in argv[1:]:
+    for arg in argv:
         label, _, rest = arg.partition("=")
         fields = rest.split(":")
-        if not label or len(fields) not in (2, 3):
-            sys.exit(f"cpu_groups.py: bad argument '{arg}' (PATH=FILE:CONNECTIONS[:PACKETS])")
-        conns = int(fields[1])
-        packets = int(fields[2]) if len(fields) == 3 else None
-        runs.append((label, count(fields[0]), conns, packets))
+        if not label or len(fields) != 4 or not all(f.isdigit() for f in fields[1:]):
+            sys.exit(f"cpu_groups.py: bad argument '{arg}' (PATH=FILE:CONNECTIONS:PACKETS:CPU_MS)")
+        conns, packets, cpu_ms = (int(f) for f in fields[1:])
+        runs.append((label, count(fields[0]), conns, packets, cpu_ms))
 
-    def usec(counts, value, conns):
+    def usec(run, value):
+        _, counts, conns, _, cpu_ms = run
         total = sum(counts.values())
-        return value / total * cpu_seconds * 1e6 / conns if total and conns > 0 else 0.0
+        return value / total * cpu_ms * 1e3 / conns if total and conns > 0 else 0.0
 
     names = [name for name, _ in GROUPS] + [OTHER]
     print(f"   {'CPU us per connection':24s}" + "".join(f"{r[0]:>14s}" for r in runs))
     for name in names + ["all (no idle)"]:
         cells = []
-        for _, counts, conns, _ in runs:
+        for run in runs:
+            counts = run[1]
             value = sum(v for k, v in counts.items() if k != "(idle)") if name.startswith("all") \
                 else counts[name]
-            cells.append(f"{usec(counts, value, conns):14.1f}")
+            cells.append(f"{usec(run, value):14.1f}")
         print(f"   {name:24s}" + "".join(cells))
     print(f"   {'idle share':24s}" + "".join(
         f"{(r[1]['(idle)'] / max(1, sum(r[1].values()))):14.2f}" for r in runs))
     print(f"   {'samples':24s}" + "".join(f"{sum(r[1].values()):14d}" for r in runs))
     print(f"   {'connections sampled':24s}" + "".join(f"{r[2]:14d}" for r in runs))
     # The middle box's own work is one of the two groups (the other is ~0).
-    for label, counts, conns, packets in runs:
-        if packets and conns > 0:
+    for run in runs:
+        label, counts, conns, packets, _ = run
+        if packets > 0 and conns > 0:
             own = counts["svxlat module"] + counts["conntrack + NAT"]
             print(f"   {label}: {packets / conns:.1f} packets through the middle box per connection,"
-                  f" {usec(counts, own, conns) * conns / packets:.2f} us of its own work"
+                  f" {usec(run, own) * conns / packets:.2f} us of its own work"
                   " (svxlat module or conntrack + NAT) per packet")
 
 

@@ -227,63 +227,83 @@ path_off() {
 # svxlat_packets: packets handed to the engine so far, summed over the
 # translator, router and host agent (svxlat.ko's hooks on the kernel paths).
 svxlat_packets() {
-    local n total=0 v
+    local n
     for n in xlt sr i1; do
-        v=$("$build/userspace/cli/svxlat" -s "$TOPO_DIR/run/$n.sock" counters --json 2>/dev/null |
-            python3 -c 'import json, sys
-print(sum(r["value"] for r in json.load(sys.stdin) if r["group"] == "engine" and r["name"] == "packets"))' ||
-            echo 0)
-        total=$((total + v))
-    done
-    echo "$total"
+        "$build/userspace/cli/svxlat" -s "$TOPO_DIR/run/$n.sock" counters 2>/dev/null || true
+    done | awk '$1 == "engine" && $2 == "packets" { s += $3 } END { print s + 0 }'
+}
+
+# server_accepts: connections the servers in i1 have accepted so far
+# (PassiveOpens of i1's TCP): what completed in a window, whatever the path.
+server_accepts() {
+    in_ns i1 awk '$1 == "Tcp:" && ++n == 2 { print $7 }' /proc/net/snmp
+}
+
+# window_counts PATH: "NS ACCEPTS PACKETS": the time (CLOCK_REALTIME, ns),
+# and so far the servers' accepted
+# connections and the packets through the middle box of PATH (DNAT: those
+# it forwarded, counted at the LAN's bridge ports; svxlat: those its engine
+# handled). Run as perf's workload (bash -c), so exported.
+window_counts() {
+    if [[ $1 == dnat ]]; then
+        echo "$(date +%s%N) $(server_accepts) $(lan_packets)"
+    else
+        echo "$(date +%s%N) $(server_accepts) $(svxlat_packets)"
+    fi
 }
 
 # cpu_profile PATHS: for each path, a system-wide perf profile (call graphs)
-# of B_PROFILE_SECONDS in the middle of a connection-rate run, and then one
+# of B_PROFILE_SECONDS in the middle of a connection-rate load, and then one
 # table of where a connection's CPU goes by group (cpu_groups.py), with the
 # middle box's packets per connection and its own cost per packet (DNAT: the
 # packets it forwards, counted at the LAN's bridge ports; svxlat: the packets
-# its engine handled). A diagnosis, as the sampling slows every path.
+# its engine handled). A diagnosis: the sampling slows every path.
 cpu_profile() {
     command -v perf >/dev/null || { echo "  cpu profile: perf not installed"; return 0; }
-    local path args=() rate_line conn_pid perf_pid conns before after packets
-    local secs=$B_PROFILE_SECONDS max_percent max_rate
+    local path args=() conn_pid conns accepts0 packets0 packets max_percent max_rate ns0 ns1 ms
+    local secs=$B_PROFILE_SECONDS
     echo
-    echo "== where a connection's CPU goes: perf record -a -g, ${secs}s of connrate per path"
+    echo "== where a connection's CPU goes: perf record -a -g, ${secs}s of connrate load per path"
     # Under emulation perf's own interrupt is slow, and the kernel would
-    # lower the sampling rate as it goes (restored afterwards).
+    # lower the sampling rate as it goes (restored afterwards; the rate
+    # cannot be set while the limit is off, so the rate goes first).
     max_percent=$(sysctl -n kernel.perf_cpu_time_max_percent)
     max_rate=$(sysctl -n kernel.perf_event_max_sample_rate)
-    sysctl -qw kernel.perf_cpu_time_max_percent=0 \
-        kernel.perf_event_max_sample_rate=$((max_rate > 1000 ? max_rate : 1000))
+    sysctl -qw kernel.perf_event_max_sample_rate=$((max_rate > 1000 ? max_rate : 1000)) \
+        kernel.perf_cpu_time_max_percent=0 || true
+    export -f ns in_ns lan_packets svxlat_packets server_accepts window_counts
+    export TOPO TOPO_DIR build
     for path in $1; do
         path_on "$path"
-        in_ns cli timeout $((secs + 40)) "$CONNRATE" client 192.0.2.10 7000 "$B_CONN_THREADS" \
-            $((secs + 6)) >"$TOPO_DIR/profile-$path.rate" 2>&1 &
+        # The load runs past the window and is stopped once it is sampled.
+        in_ns cli timeout $((secs + 60)) "$CONNRATE" client 192.0.2.10 7000 "$B_CONN_THREADS" \
+            $((secs + 40)) >/dev/null 2>&1 &
         conn_pid=$!
         TOPO_PIDS+=("$conn_pid")
         sleep 3
-        if [[ $path == dnat ]]; then before=$(lan_packets); else before=$(svxlat_packets); fi
-        timeout $((secs + 20)) perf record -a -g -e cpu-clock -F 999 -o "$TOPO_DIR/profile-$path.data" \
-            -- sleep "$secs" >/dev/null 2>&1 &
-        perf_pid=$!
-        TOPO_PIDS+=("$perf_pid")
-        wait "$perf_pid" || true
-        if [[ $path == dnat ]]; then after=$(lan_packets); else after=$(svxlat_packets); fi
-        wait "$conn_pid" || true
-        rate_line=$(cat "$TOPO_DIR/profile-$path.rate")
-        # Connections in the sampled window, from the run's average rate.
-        conns=$(awk -v l="$rate_line" -v s="$secs" 'BEGIN {
-            if (match(l, /rate=[0-9.]+/)) printf "%d", substr(l, RSTART + 5, RLENGTH - 5) * s; else print 0 }')
-        packets=$((after - before))
-        echo "  $path: $rate_line"
+        # The counts are read by perf's workload itself, so that they cover
+        # the sampled time and not perf's start-up and wrap-up.
+        timeout $((secs + 60)) perf record -a -g -e cpu-clock -F 999 --no-buildid \
+            -o "$TOPO_DIR/profile-$path.data" -- bash -c 'window_counts "$1" >"$2.0"; sleep "$3"
+                window_counts "$1" >"$2.1"' _ "$path" "$TOPO_DIR/profile-$path.counts" "$secs" \
+            >/dev/null 2>&1 || true
+        read -r ns0 accepts0 packets0 <"$TOPO_DIR/profile-$path.counts.0" || true
+        read -r ns1 conns packets <"$TOPO_DIR/profile-$path.counts.1" || true
+        conns=$((${conns:-0} - ${accepts0:-0}))
+        packets=$((${packets:-0} - ${packets0:-0}))
+        ms=$(((${ns1:-0} - ${ns0:-0}) / 1000000))
+        kill "$conn_pid" 2>/dev/null || true
+        wait "$conn_pid" 2>/dev/null || true
+        echo "  $path: $conns connections in ${ms} ms sampled ($((ms > 0 ? conns * 1000 / ms : 0))/s, slowed by the sampling)"
         perf script -i "$TOPO_DIR/profile-$path.data" -F comm,ip,sym >"$TOPO_DIR/profile-$path.txt" \
             2>/dev/null || true
-        args+=("$path=$TOPO_DIR/profile-$path.txt:$conns:$packets")
+        # CPU time of the window: its duration times the CPUs.
+        args+=("$path=$TOPO_DIR/profile-$path.txt:$conns:$packets:$((ms * $(nproc)))")
         path_off "$path" "$B_REPEAT"
     done
-    sysctl -qw kernel.perf_cpu_time_max_percent="$max_percent" kernel.perf_event_max_sample_rate="$max_rate"
-    python3 "$here/cpu_groups.py" $((secs * $(nproc))) "${args[@]}"
+    sysctl -qw kernel.perf_cpu_time_max_percent="$max_percent" \
+        kernel.perf_event_max_sample_rate="$max_rate" || true
+    python3 "$here/cpu_groups.py" "${args[@]}"
 }
 
 for round in $(seq 1 "$B_REPEAT"); do
