@@ -116,13 +116,18 @@ def main(argv):
     print(f"   {'samples':24s}" + "".join(f"{sum(r[1].values()):14d}" for r in runs))
     print(f"   {'connections sampled':24s}" + "".join(f"{r[2]:14d}" for r in runs))
     # The middle box's own work is one of the two groups (the other is ~0).
+    # The endpoints' TCP work per connection is the same on every path, so
+    # the middle box's work in units of it does not move when the machine's
+    # speed drifts between the windows (a shared host, an emulated CPU).
     for run in runs:
         label, counts, conns, packets, _ = run
         if packets > 0 and conns > 0:
             own = counts["svxlat module"] + counts["conntrack + NAT"]
-            print(f"   {label}: {packets / conns:.1f} packets through the middle box per connection,"
-                  f" {usec(run, own) * conns / packets:.2f} us of its own work"
-                  " (svxlat module or conntrack + NAT) per packet")
+            tcp = counts["TCP and sockets"]
+            per_tcp = f"{own / tcp:.3f}" if tcp else "-"
+            print(f"   {label}: {packets / conns:.1f} packets through the middle box per connection;"
+                  f" its own work (svxlat module or conntrack + NAT) {usec(run, own) * conns / packets:.2f}"
+                  f" us per packet, {per_tcp} x the endpoints' TCP work per connection")
 
 
 if __name__ == "__main__":

@@ -245,11 +245,10 @@ server_accepts() {
 # it forwarded, counted at the LAN's bridge ports; svxlat: those its engine
 # handled). Run as perf's workload (bash -c), so exported.
 window_counts() {
-    if [[ $1 == dnat ]]; then
-        echo "$(date +%s%N) $(server_accepts) $(lan_packets)"
-    else
-        echo "$(date +%s%N) $(server_accepts) $(svxlat_packets)"
-    fi
+    local packets
+    # The slow count first, then the time and the accepts together.
+    if [[ $1 == dnat ]]; then packets=$(lan_packets); else packets=$(svxlat_packets); fi
+    echo "$(date +%s%N) $(server_accepts) $packets"
 }
 
 # cpu_profile PATHS: for each path, a system-wide perf profile (call graphs)

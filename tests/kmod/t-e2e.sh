@@ -12,18 +12,12 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-if ((EUID != 0)); then
-    echo "SKIP: kernel-engine e2e: needs root"
-    exit 77
-fi
+# shellcheck source=tests/kmod/lib.sh
+source "$here/lib.sh"
+kmod_need_root "kernel-engine e2e"
 : "${SVXLATD:?set SVXLATD to the svxlatd binary}"
 : "${SVXLAT:?set SVXLAT to the svxlat binary}"
-if [[ -z ${SVXLAT_IN_VM:-} ]]; then
-    [[ -f $repo/kmod/svxlat.ko ]] || { echo "FAIL: kmod/svxlat.ko not built (make kmod)"; exit 1; }
-    exec "$repo/tests/vm/vm-run" --ko "$repo/kmod/svxlat.ko" --mem 2048 \
-        --timeout "${KMOD_E2E_TIMEOUT:-3000}" -- \
-        env SVXLATD="$SVXLATD" SVXLAT="$SVXLAT" "$0" "$@"
-fi
+kmod_in_vm --ko "$KMOD_KO" --mem 2048 --timeout "${KMOD_E2E_TIMEOUT:-3000}" -- "$@"
 modes="on off"
 if [[ ${1:-} == on || ${1:-} == off ]]; then
     modes=$1

@@ -9,14 +9,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=${SVXLAT_BUILD:-$repo/build}
-if ((EUID != 0)); then
-    echo "SKIP: kernel-engine fixtures: need root"
-    exit 77
-fi
-if [[ -z ${SVXLAT_IN_VM:-} ]]; then
-    [[ -f $repo/kmod/svxlat.ko ]] || { echo "FAIL: kmod/svxlat.ko not built (make kmod)"; exit 1; }
-    exec "$repo/tests/vm/vm-run" --ko "$repo/kmod/svxlat.ko" --mod tun --timeout 600 -- "$0" "$@"
-fi
+# shellcheck source=tests/kmod/lib.sh
+source "$here/lib.sh"
+kmod_need_root "kernel-engine fixtures"
+kmod_in_vm --ko "$KMOD_KO" --mod tun --timeout 600 -- "$@"
 status=0
 for plans in Y N; do
     echo "$plans" >/sys/module/svxlat/parameters/header_plans

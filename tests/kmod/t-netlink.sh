@@ -8,14 +8,11 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 ko=$repo/kmod/svxlat.ko
-if ((EUID != 0)); then
-    echo "SKIP: kernel module netlink test: needs root"
-    exit 77
-fi
-if [[ -z ${SVXLAT_IN_VM:-} ]]; then
-    [[ -f $ko ]] || { echo "FAIL: $ko not built (make kmod)"; exit 1; }
-    exec "$repo/tests/vm/vm-run" --timeout 300 -- "$0" "$@"
-fi
+# shellcheck source=tests/kmod/lib.sh
+source "$here/lib.sh"
+kmod_need_root "kernel module netlink test"
+# Without --ko: the test loads the module itself, with parameters.
+kmod_in_vm --timeout 300 -- "$@"
 
 fail() { echo "FAIL: $*"; exit 1; }
 
