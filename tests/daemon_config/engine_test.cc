@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 
 namespace svxlat::daemon::test {
 namespace {
@@ -21,6 +22,7 @@ TEST(DaemonConfigEngine, DefaultsWithoutEngineSection) {
     EXPECT_TRUE(engine.fail_open);
     EXPECT_EQ(engine.rcvbuf_bytes, 16u << 20);
     EXPECT_EQ(engine.mark, 0x5e1a0001u);
+    EXPECT_EQ(engine.broadcast_mark, 0x5e1a0002u);
     EXPECT_EQ(engine.backend, SteeringBackend::automatic);
     EXPECT_EQ(engine.engine, EngineKind::automatic);
     EXPECT_EQ(engine.max_flows, 262144u);
@@ -122,33 +124,65 @@ TEST(DaemonConfigEngine, RcvbufSizes) {
     EXPECT_EQ(engine_error("rcvbuf = 016M"), "t.conf:2: rcvbuf: '016M' has a leading zero");
 }
 
-TEST(DaemonConfigEngine, MarkHexOrDecimal) {
-    EXPECT_EQ(engine_of("mark = 0x5e1a0002").mark, 0x5e1a0002u);
-    EXPECT_EQ(engine_of("mark = 0XFF").mark, 0xffu);
-    EXPECT_EQ(engine_of("mark = 0x0001").mark, 1u);
-    EXPECT_EQ(engine_of("mark = 1").mark, 1u);
-    EXPECT_EQ(engine_of("mark = 4294967295").mark, 0xffffffffu);
-    EXPECT_EQ(engine_of("mark = 0xffffffff").mark, 0xffffffffu);
-    EXPECT_EQ(engine_error("mark = 0"), "t.conf:2: mark: '0' is out of range (0x1..0xffffffff)");
-    EXPECT_EQ(engine_error("mark = 0x0"),
-              "t.conf:2: mark: '0x0' is out of range (0x1..0xffffffff)");
-    EXPECT_EQ(engine_error("mark = 0x100000000"),
-              "t.conf:2: mark: '0x100000000' is out of range (0x1..0xffffffff)");
-    EXPECT_EQ(engine_error("mark = 4294967296"),
-              "t.conf:2: mark: '4294967296' is out of range (0x1..0xffffffff)");
-    // Leading zeros are harmless in hex: there is no octal reading to confuse.
-    EXPECT_EQ(engine_of("mark = 0x00000000000000000000001").mark, 1u);
+// Both marks (the injected packets' and the link-broadcast one) parse
+// alike: hex or decimal, nonzero, 32 bits.
+struct MarkKey {
+    std::string_view name;
+    std::uint32_t EngineSettings::*field;
+};
+constexpr MarkKey kMarkKeys[] = {{"mark", &EngineSettings::mark},
+                                 {"broadcast-mark", &EngineSettings::broadcast_mark}};
+
+TEST(DaemonConfigEngine, MarksHexOrDecimal) {
+    for (const auto& [name, field] : kMarkKeys) {
+        SCOPED_TRACE(name);
+        const std::string key = std::string(name) + " = ";
+        auto value = [&](std::string_view v) { return engine_of(key + std::string(v)).*field; };
+        auto error = [&](std::string_view v) { return engine_error(key + std::string(v)); };
+        auto refusal = [&](std::string_view v, std::string_view why) {
+            return "t.conf:2: " + std::string(name) + ": '" + std::string(v) + "' " +
+                   std::string(why);
+        };
+        EXPECT_EQ(value("0x5e1a00ff"), 0x5e1a00ffu);
+        EXPECT_EQ(value("0XFF"), 0xffu);
+        EXPECT_EQ(value("0x0001"), 1u);
+        EXPECT_EQ(value("1"), 1u);
+        EXPECT_EQ(value("4294967295"), 0xffffffffu);
+        EXPECT_EQ(value("0xffffffff"), 0xffffffffu);
+        // Leading zeros are harmless in hex: there is no octal reading to confuse.
+        EXPECT_EQ(value("0x00000000000000000000001"), 1u);
+        for (std::string_view v : {"0", "0x0", "0x100000000", "4294967296"})
+            EXPECT_EQ(error(v), refusal(v, "is out of range (0x1..0xffffffff)"));
+        for (std::string_view v : {"0x", "0xg1", "5e1a"})
+            EXPECT_EQ(error(v), refusal(v, "is not a number (hex 0x... or decimal)"));
+        EXPECT_EQ(error("010"), refusal("010", "has a leading zero (write hex as 0x...)"));
+        EXPECT_EQ(error("1\n" + key + "2"),
+                  "t.conf:3: " + std::string(name) + ": repeated (first set at line 2)");
+    }
 }
 
-TEST(DaemonConfigEngine, MarkSyntaxErrors) {
-    EXPECT_EQ(engine_error("mark = 0x"),
-              "t.conf:2: mark: '0x' is not a number (hex 0x... or decimal)");
-    EXPECT_EQ(engine_error("mark = 0xg1"),
-              "t.conf:2: mark: '0xg1' is not a number (hex 0x... or decimal)");
-    EXPECT_EQ(engine_error("mark = 5e1a"),
-              "t.conf:2: mark: '5e1a' is not a number (hex 0x... or decimal)");
-    EXPECT_EQ(engine_error("mark = 010"),
-              "t.conf:2: mark: '010' has a leading zero (write hex as 0x...)");
+TEST(DaemonConfigEngine, BroadcastMarkDiffersFromMark) {
+    auto engine = engine_of("mark = 0x10\nbroadcast-mark = 0x11");
+    EXPECT_EQ(engine.mark, 0x10u);
+    EXPECT_EQ(engine.broadcast_mark, 0x11u);
+    // Moved together, they may swap the defaults.
+    engine = engine_of("mark = 0x5e1a0002\nbroadcast-mark = 0x5e1a0001");
+    EXPECT_EQ(engine.mark, 0x5e1a0002u);
+    EXPECT_EQ(engine.broadcast_mark, 0x5e1a0001u);
+    // Equal: reported on broadcast-mark when it is set, in either order and
+    // whatever the spelling.
+    EXPECT_EQ(engine_error("mark = 0x10\nbroadcast-mark = 16"),
+              "t.conf:3: broadcast-mark: '0x00000010' equals mark; they must differ");
+    EXPECT_EQ(engine_error("broadcast-mark = 0x10\nmark = 0x10"),
+              "t.conf:2: broadcast-mark: '0x00000010' equals mark; they must differ");
+    EXPECT_EQ(engine_error("broadcast-mark = 0x5e1a0001"),
+              "t.conf:2: broadcast-mark: '0x5e1a0001' equals mark; they must differ");
+    // Else on mark, against broadcast-mark's default.
+    EXPECT_EQ(engine_error("mark = 0x5e1a0002"),
+              "t.conf:2: mark: '0x5e1a0002' equals the default broadcast-mark; they must differ");
+    // An invalid mark is reported alone.
+    EXPECT_EQ(engine_error("mark = 0\nbroadcast-mark = 0x5e1a0001"),
+              "t.conf:2: mark: '0' is out of range (0x1..0xffffffff)");
 }
 
 TEST(DaemonConfigEngine, Keywords) {

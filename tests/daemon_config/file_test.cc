@@ -115,7 +115,8 @@ TEST(DaemonConfigFile, DefaultsRoundTrip) {
     expect_round_trip(*result.config);
     const std::string text = format_daemon_config(*result.config);
     EXPECT_NE(text.find("timeout-established = 124m\n"), std::string::npos) << text;
-    EXPECT_NE(text.find("mark = 0x5e1a0001\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nmark = 0x5e1a0001\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nbroadcast-mark = 0x5e1a0002\n"), std::string::npos) << text;
     EXPECT_NE(text.find("rcvbuf = 16M\n"), std::string::npos) << text;
     EXPECT_NE(text.find("max-embryonic = 65536\n"), std::string::npos) << text;
 }

@@ -770,12 +770,16 @@ void WorkerRig::collect() {
     worker_->clear_outputs();
 }
 
-engine::Verdict WorkerRig::process(const Bytes& pkt, uint64_t now_ms, bool partial) {
-    if (kernel_)
+engine::Verdict WorkerRig::process(const Bytes& pkt, uint64_t now_ms, bool partial,
+                                   bool link_broadcast) {
+    if (kernel_) {
+        if (link_broadcast)
+            throw std::runtime_error("kernel rig: no link layer (SKIP_IN_KERNEL_RIG)");
         return kernel_->process(pkt, partial, out_) ? engine::Verdict::accept
                                                     : engine::Verdict::drop;
+    }
     ExactBuffer in(pkt);
-    engine::Verdict v = worker_->process(in.span(), now_ms, partial);
+    engine::Verdict v = worker_->process(in.span(), now_ms, partial, link_broadcast);
     collect();
     return v;
 }

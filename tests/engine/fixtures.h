@@ -351,7 +351,10 @@ public:
     // (simulated time, shards, static services, worker()) is skipped there.
     static bool kernel_mode();
 
-    engine::Verdict process(const Bytes& pkt, uint64_t now_ms = 1000, bool partial = false);
+    // link_broadcast: as if it came in a link-layer broadcast frame (user
+    // space only: the kernel rig's TUN device has no link layer).
+    engine::Verdict process(const Bytes& pkt, uint64_t now_ms = 1000, bool partial = false,
+                            bool link_broadcast = false);
     void tick(uint64_t now_ms);
     void abort_all();
 

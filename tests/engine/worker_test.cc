@@ -1413,10 +1413,35 @@ TEST(engine_worker_router, TtlAndSourceLoopAreDroppedAndCounted) {
     EXPECT_EQ(rig.counters().event(Event::router_forwarded), 0u);
 }
 
+// Section 12 step 1: a SYN that came in a link-layer broadcast or multicast
+// frame (on NFQUEUE, the steering rules' broadcast mark) is never forwarded,
+// even with a route; the same SYN in a unicast frame is.
+TEST(engine_worker_router, SynInABroadcastFrameIsDroppedNotForwarded) {
+    SKIP_IN_KERNEL_RIG("a TUN device has no link layer (tests/e2e/t-broadcast.sh covers it)");
+    WorkerRig rig = router_rig();
+    rig.router_table().add_static(sid_of(kServiceX), SVX_SID_BITS, kInstanceA,
+                                  router::kStaticPriority, 1, router::Clock::now());
+    rig.push_routes();
+    EXPECT_EQ(rig.process(syn_to_router(kServiceX), 1000, /*partial=*/false,
+                          /*link_broadcast=*/true),
+              Verdict::drop);
+    EXPECT_TRUE(rig.out().empty());
+    EXPECT_EQ(rig.counters().drops(SVX_E_LINK_BROADCAST), 1u);
+    EXPECT_EQ(rig.counters().event(Event::router_forwarded), 0u);
+    EXPECT_EQ(rig.router_chosen(sid_of(kServiceX), SVX_SID_BITS, kInstanceA), 0u);
+
+    EXPECT_EQ(rig.process(syn_to_router(kServiceX), 1000, /*partial=*/false,
+                          /*link_broadcast=*/false),
+              Verdict::drop);
+    ASSERT_TRUE(same_packets(rig.out(), {syn_from_router(kServiceX, kInstanceA)}));
+    EXPECT_EQ(rig.counters().event(Event::router_forwarded), 1u);
+    EXPECT_EQ(rig.counters().drops(SVX_E_LINK_BROADCAST), 1u);
+}
+
 // Registrations are the daemon's: the worker applies them to the table; the
 // module lets them pass to the daemon's queue.
-TEST(engine_worker_router, RegistrationIsAppliedByTheWorkerAndPassedByTheModule) {
-    WorkerRig rig = router_rig();
+// Instance A's REGISTER of service X, to the router.
+Bytes registration_to_router() {
     svx_reg_datagram d{};
     d.src_flow = 7;
     d.dst_service = router_id();
@@ -1429,8 +1454,13 @@ TEST(engine_worker_router, RegistrationIsAppliedByTheWorkerAndPassedByTheModule)
     std::copy(kRouter.begin(), kRouter.end(), ip.daddr);
     ip.ttl = 64;
     Bytes reg(SVX_REG_DATAGRAM_LEN);
-    ASSERT_EQ(svx_reg_datagram_build(reg.data(), reg.size(), &ip, &d), SVX_REG_DATAGRAM_LEN);
-    const Verdict v = rig.process(reg);
+    EXPECT_EQ(svx_reg_datagram_build(reg.data(), reg.size(), &ip, &d), SVX_REG_DATAGRAM_LEN);
+    return reg;
+}
+
+TEST(engine_worker_router, RegistrationIsAppliedByTheWorkerAndPassedByTheModule) {
+    WorkerRig rig = router_rig();
+    const Verdict v = rig.process(registration_to_router());
     EXPECT_TRUE(rig.out().empty());
     if (WorkerRig::kernel_mode()) {
         EXPECT_EQ(v, Verdict::accept) << "the module passes registrations to svxlatd";
@@ -1438,6 +1468,23 @@ TEST(engine_worker_router, RegistrationIsAppliedByTheWorkerAndPassedByTheModule)
     }
     EXPECT_EQ(v, Verdict::drop);
     EXPECT_EQ(rig.counters().event(Event::registrations), 1u);
+    auto res = rig.router_table().resolve(sid_of(kServiceX), router::Clock::now(), 0);
+    ASSERT_TRUE(res.ok());
+    EXPECT_EQ(res.target, kInstanceA);
+}
+
+// Step 1 is about forwarding: a registration in a broadcast frame (the
+// steering rules mark every SAL packet to the router that came so) is
+// still applied.
+TEST(engine_worker_router, RegistrationInABroadcastFrameIsStillApplied) {
+    SKIP_IN_KERNEL_RIG("a TUN device has no link layer");
+    WorkerRig rig = router_rig();
+    EXPECT_EQ(rig.process(registration_to_router(), 1000, /*partial=*/false,
+                          /*link_broadcast=*/true),
+              Verdict::drop);
+    EXPECT_TRUE(rig.out().empty());
+    EXPECT_EQ(rig.counters().event(Event::registrations), 1u);
+    EXPECT_EQ(rig.counters().drops(SVX_E_LINK_BROADCAST), 0u);
     auto res = rig.router_table().resolve(sid_of(kServiceX), router::Clock::now(), 0);
     ASSERT_TRUE(res.ok());
     EXPECT_EQ(res.target, kInstanceA);

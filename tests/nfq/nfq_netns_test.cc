@@ -53,6 +53,7 @@ constexpr const char* kAddressB = "10.99.0.2";
 constexpr svxlat::steer::Ipv4Address kIpA{10, 99, 0, 1};
 constexpr std::uint16_t kBase = 100;
 constexpr std::uint32_t kMark = 0x5e;
+constexpr std::uint32_t kBroadcastMark = 0x5f;
 constexpr std::uint16_t kPublicPort = 8080;
 constexpr std::uint16_t kServicePort = 9090;
 constexpr int kSalProtocol = 144;
@@ -618,6 +619,49 @@ TEST_F(nfqNetns, BatchedVerdictsNeverCoverUndecidedPackets) {
     const auto kernel = q0.kernel_stats();
     ASSERT_TRUE(kernel);
     EXPECT_EQ(kernel->queue_total, 0u);
+}
+
+// Section 12 step 1 over NFQUEUE: the packet type reaches the engine only as
+// the mark the steering rules set before queueing.
+TEST_F(nfqNetns, BroadcastAndMulticastFramesToTheRouterCarryTheBroadcastMark) {
+    SteeringSpec spec = base_spec(1);
+    spec.broadcast_mark = kBroadcastMark;
+    spec.router_inbound = {kIpA};
+    Steering steering(spec, Backend::iptables);
+    ASSERT_NO_THROW(steering.install());
+    Queue queue({.queue_num = kBase});
+    UniqueFd sal_tx = socket_in_b(SOCK_RAW, kSalProtocol);
+    ASSERT_GE(sal_tx.get(), 0);
+
+    std::map<std::uint32_t, std::uint32_t> mark_of_tag;
+    auto decide = [&](int, Queue& q, QueuedPacket& p) {
+        if (const std::uint32_t tag = sal_tag(p.payload))
+            mark_of_tag[tag] = p.mark;
+        q.drop(p.id);
+    };
+    // B's neighbour entry for A decides how B addresses its frames to A.
+    struct Frame {
+        const char* lladdr; // nullptr: the entry removed, ARP resolves A's own
+        std::uint32_t tag;
+        std::uint32_t want_mark;
+    };
+    const Frame frames[] = {{"ff:ff:ff:ff:ff:ff", 1, kBroadcastMark},
+                            {"01:00:5e:00:00:01", 2, kBroadcastMark},
+                            {nullptr, 3, 0}};
+    for (const Frame& frame : frames) {
+        if (frame.lladdr)
+            ASSERT_TRUE(ip({"-n", name_b_, "neigh", "replace", kAddressA, "lladdr", frame.lladdr,
+                            "dev", "vb", "nud", "permanent"}));
+        else
+            ASSERT_TRUE(ip({"-n", name_b_, "neigh", "del", kAddressA, "dev", "vb"}));
+        send_sal_from_b(sal_tx.get(), 1, 0, frame.tag);
+        const std::string destination = frame.lladdr ? frame.lladdr : "A's own link address";
+        pump({&queue}, 5s, decide, [&] { return mark_of_tag.contains(frame.tag); });
+        ASSERT_TRUE(mark_of_tag.contains(frame.tag)) << "frame to " << destination;
+        EXPECT_EQ(mark_of_tag[frame.tag], frame.want_mark) << "frame to " << destination;
+    }
+    steering.remove();
+    EXPECT_EQ(count_svxlat_in_iptables_save(), 0u);
 }
 
 TEST_F(nfqNetns, FailOpenAndFailClosedWithoutAProgram) {

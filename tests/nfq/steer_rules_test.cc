@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 using namespace svxlat::steer;
 using svxlat::test::Bytes;
@@ -28,18 +29,28 @@ SteeringSpec minimal_spec() {
     return spec;
 }
 
-// The sample in rules/: 2 queues from 0, 192.0.2.10:80, SAL 10.0.2.1,
-// service 10.0.2.11:8080, fail open, ICMP on.
+// minimal_spec() with a service router at its SAL address.
+SteeringSpec router_spec() {
+    SteeringSpec spec = minimal_spec();
+    spec.broadcast_mark = 0x5f;
+    spec.router_inbound = {{10, 0, 2, 1}};
+    return spec;
+}
+
+// The sample in rules/: 2 queues from 0, 192.0.2.10:80, SAL 10.0.2.1 (also
+// the router's), service 10.0.2.11:8080, fail open, ICMP on.
 SteeringSpec sample_spec() {
     SteeringSpec spec;
     spec.queue_base = 0;
     spec.queue_count = 2;
     spec.skip_mark = 0x5e;
+    spec.broadcast_mark = 0x5f;
     spec.fail_open = true;
     spec.tcp_inbound = {{{192, 0, 2, 10}, 80}};
     spec.tcp_local_outbound = {{{192, 0, 2, 10}, 80}};
     spec.sal_inbound = {{10, 0, 2, 1}};
     spec.tcp_service_outbound = {{{10, 0, 2, 11}, 8080}};
+    spec.router_inbound = {{10, 0, 2, 1}};
     spec.icmp_inbound = true;
     return spec;
 }
@@ -74,12 +85,22 @@ std::vector<std::string> rule_lines(const std::string& text) {
     return lines;
 }
 
+// text with added inserted right before the first occurrence of anchor.
+std::string inserted_before(std::string text, std::string_view anchor, std::string_view added) {
+    const auto at = text.find(anchor);
+    EXPECT_NE(at, std::string::npos) << anchor;
+    if (at != std::string::npos)
+        text.insert(at, added);
+    return text;
+}
+
 } // namespace
 
 // ---------------------------------------------------------------------------
 
 TEST(nfqSteerValidate, AcceptsGoodSpecs) {
     EXPECT_EQ(validate(minimal_spec()), std::nullopt);
+    EXPECT_EQ(validate(router_spec()), std::nullopt);
     EXPECT_EQ(validate(sample_spec()), std::nullopt);
     for (std::uint16_t n : {1, 2, 4, 8, 16, 32, 64})
         EXPECT_EQ(validate(spec_with(0, n, false)), std::nullopt) << n;
@@ -109,6 +130,29 @@ TEST(nfqSteerValidate, RejectsBadSpecs) {
     EXPECT_NE(validate(spec), std::nullopt); // nothing to steer
 
     EXPECT_THROW(Steering(spec, Backend::iptables), std::invalid_argument);
+}
+
+TEST(nfqSteerValidate, BroadcastMarkIsCheckedOnlyWithARouter) {
+    SteeringSpec spec = minimal_spec();
+    spec.broadcast_mark = 0; // no router: not used
+    EXPECT_EQ(validate(spec), std::nullopt);
+    spec.broadcast_mark = spec.skip_mark;
+    EXPECT_EQ(validate(spec), std::nullopt);
+
+    spec = router_spec();
+    spec.broadcast_mark = 0;
+    EXPECT_EQ(validate(spec), "broadcast_mark must be nonzero (mark 0 is every unmarked packet)");
+    EXPECT_THROW(Steering(spec, Backend::iptables), std::invalid_argument);
+
+    spec = router_spec();
+    spec.broadcast_mark = spec.skip_mark;
+    EXPECT_EQ(validate(spec),
+              "broadcast_mark must differ from skip_mark (the engine's own packets)");
+
+    // A router address the SAL rules do not steer would never be queued.
+    spec = router_spec();
+    spec.router_inbound = {{10, 0, 2, 2}};
+    EXPECT_EQ(validate(spec), "router_inbound address 10.0.2.2 is not in sal_inbound");
 }
 
 // ---------------------------------------------------------------------------
@@ -178,6 +222,50 @@ TEST(nfqSteerText, NftOneQueueFailClosed) {
               "\t}\n"
               "}\n");
     EXPECT_EQ(nft_remove_script(), "delete table ip svxlat\n");
+}
+
+// A router adds only its marking rules (and, for nft, its address set) to
+// the minimal rules checked above, right before the SAL packets are queued.
+TEST(nfqSteerText, IptablesRouterMarksBroadcastAndMulticastBeforeQueueing) {
+    EXPECT_EQ(iptables_install_script(router_spec()),
+              inserted_before(iptables_install_script(minimal_spec()),
+                              "-A SVXLAT-PRE -d 10.0.2.1/32 -p 144 -j SVXLAT-SAL\n",
+                              "-A SVXLAT-PRE -d 10.0.2.1/32 -p 144 -m pkttype --pkt-type broadcast "
+                              "-j MARK --set-mark 0x5f\n"
+                              "-A SVXLAT-PRE -d 10.0.2.1/32 -p 144 -m pkttype --pkt-type multicast "
+                              "-j MARK --set-mark 0x5f\n"));
+    // The marking rules live in SVXLAT-PRE: removal is unchanged.
+    EXPECT_EQ(iptables_remove_script(router_spec()), iptables_remove_script(minimal_spec()));
+}
+
+TEST(nfqSteerText, NftRouterMarksBroadcastAndMulticastBeforeQueueing) {
+    std::string want = inserted_before(nft_install_script(minimal_spec()), "\tchain tcp_by_sport {",
+                                       "\tset router_inbound {\n"
+                                       "\t\ttype ipv4_addr\n"
+                                       "\t\telements = { 10.0.2.1 }\n"
+                                       "\t}\n");
+    want = inserted_before(want, "\t\tip protocol 144 ip daddr @sal_inbound",
+                           "\t\tip protocol 144 ip daddr @router_inbound meta pkttype "
+                           "{ broadcast, multicast } meta mark set 0x5f\n");
+    EXPECT_EQ(nft_install_script(router_spec()), want);
+}
+
+TEST(nfqSteerText, RouterAddressesAreWrittenOnce) {
+    SteeringSpec spec = router_spec();
+    spec.sal_inbound.push_back({10, 0, 2, 2});
+    spec.router_inbound = {{10, 0, 2, 2}, {10, 0, 2, 1}, {10, 0, 2, 2}};
+    const std::string nft = nft_table_body(spec);
+    EXPECT_NE(nft.find("\tset router_inbound {\n\t\ttype ipv4_addr\n\t\telements = { 10.0.2.2, "
+                       "10.0.2.1 }\n"),
+              std::string::npos)
+        << nft;
+    const std::string ipt = iptables_install_script(spec);
+    const std::string broadcast_rule =
+        "-A SVXLAT-PRE -d 10.0.2.2/32 -p 144 -m pkttype --pkt-type broadcast";
+    EXPECT_NE(ipt.find(broadcast_rule), std::string::npos) << ipt;
+    EXPECT_EQ(ipt.find(broadcast_rule), ipt.rfind(broadcast_rule)) << ipt;
+    // Every marking rule precedes every SAL jump.
+    EXPECT_LT(ipt.rfind("-j MARK --set-mark 0x5f"), ipt.find("-j SVXLAT-SAL")) << ipt;
 }
 
 TEST(nfqSteerText, FourQueuesFailOpen) {

@@ -88,7 +88,7 @@ class PacketThread {
 public:
     PacketThread(unsigned index, const EngineSettings& e, const engine::SettingsHolder& holder)
         : queue_(queue_options(index, e)), injector_(nfq::InjectorOptions{.mark = e.mark}),
-          worker_(index, e.queues, holder, flow_limits(e)) {}
+          worker_(index, e.queues, holder, flow_limits(e)), broadcast_mark_(e.broadcast_mark) {}
 
     void start() { thread_ = std::thread([this] { loop(); }); }
     void stop() {
@@ -164,7 +164,11 @@ private:
             // Drain what is queued (bounded, so timers still run under load).
             for (int round = 0; round < 64; ++round) {
                 std::size_t n = queue_.receive([&](nfq::QueuedPacket& p) {
-                    auto verdict = worker_.process(p.payload, now, p.checksum_not_ready());
+                    // NFQUEUE does not report the packet type: the steering
+                    // rules mark SAL to the router that came in a broadcast
+                    // or multicast frame.
+                    auto verdict = worker_.process(p.payload, now, p.checksum_not_ready(),
+                                                   p.mark == broadcast_mark_);
                     if (verdict == engine::Verdict::drop && replace_in_place(p))
                         return;
                     if (worker_.output_count() && inplace_pending_) {
@@ -200,6 +204,7 @@ private:
     nfq::Queue queue_;
     nfq::Injector injector_;
     engine::Worker worker_;
+    std::uint32_t broadcast_mark_; // fixed at start, as the steering rules' copy
     bool inplace_pending_ = false; // a mangled verdict waits in the queue's send buffer
     std::thread thread_;
     std::atomic<bool> stop_{false};
@@ -323,6 +328,7 @@ steer::SteeringSpec steering_spec(const Config& c, const config::Table* table,
     s.queue_base = c.engine.queue_num;
     s.queue_count = static_cast<std::uint16_t>(c.engine.queues);
     s.skip_mark = c.engine.mark;
+    s.broadcast_mark = c.engine.broadcast_mark;
     s.fail_open = c.engine.fail_open;
     auto add_sal = [&](const Ipv4Address& a) {
         if (std::find(s.sal_inbound.begin(), s.sal_inbound.end(), a) == s.sal_inbound.end())
@@ -345,8 +351,11 @@ steer::SteeringSpec steering_spec(const Config& c, const config::Table* table,
         }
         add_sal(c.translator->address);
     }
-    if (c.router)
+    if (c.router) {
         add_sal(c.router->address);
+        // Section 12 step 1 needs the frame's packet type: the rules mark it.
+        s.router_inbound.push_back(c.router->address);
+    }
     if (user_space_roles && c.host) {
         add_sal(c.host->address);
         for (const auto& svc : c.host->services) {
@@ -686,11 +695,15 @@ bool Daemon::reload() {
     Config next = std::move(*parsed.config);
     if (next.engine.queues != config_.engine.queues ||
         next.engine.queue_num != config_.engine.queue_num ||
-        next.engine.mark != config_.engine.mark)
-        log::warning("reload: [engine] queues, queue-num and mark apply at the next start");
+        next.engine.mark != config_.engine.mark ||
+        next.engine.broadcast_mark != config_.engine.broadcast_mark)
+        log::warning("reload: [engine] queues, queue-num, mark and broadcast-mark apply at the "
+                     "next start");
     next.engine.queues = config_.engine.queues;
     next.engine.queue_num = config_.engine.queue_num;
     next.engine.mark = config_.engine.mark;
+    // The packet threads compare against the running value.
+    next.engine.broadcast_mark = config_.engine.broadcast_mark;
     if (next.engine.engine != config_.engine.engine)
         log::warning("reload: [engine] engine applies at the next start (running: ",
                      to_string(engine_), ")");

@@ -125,6 +125,15 @@ int hex_digit_value(char c) {
     return -1;
 }
 
+// "0x5e1a0001": eight hex digits.
+std::string format_hex32(std::uint32_t value) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out = "0x";
+    for (int shift = 28; shift >= 0; shift -= 4)
+        out += kHex[(value >> shift) & 0xf];
+    return out;
+}
+
 // "0x" + hex digits, or decimal; a nonzero 32-bit value.
 FieldError parse_mark(std::string_view text, std::uint32_t& mark) {
     constexpr std::string_view kRange = "0x1..0xffffffff";
@@ -434,13 +443,14 @@ struct KeySpec {
     bool required = false;
 };
 
-constexpr std::array<KeySpec, 18> kEngineKeys{{
+constexpr std::array<KeySpec, 19> kEngineKeys{{
     {"queues"},
     {"queue-num"},
     {"queue-length"},
     {"fail-open"},
     {"rcvbuf"},
     {"mark"},
+    {"broadcast-mark"},
     {"backend"},
     {"engine"},
     {"max-flows"},
@@ -736,6 +746,8 @@ private:
             return parse_size(value, kMinRcvbuf, kMaxRcvbuf, engine.rcvbuf_bytes);
         if (key == "mark")
             return parse_mark(value, engine.mark);
+        if (key == "broadcast-mark")
+            return parse_mark(value, engine.broadcast_mark);
         if (key == "backend")
             return parse_keyword(value, kBackends, engine.backend);
         if (key == "engine")
@@ -902,6 +914,7 @@ private:
                       std::to_string(65535u - engine.queues) +
                       " with queues = " + std::to_string(engine.queues) + ")");
         }
+        finish_marks();
         const bool max_flows_valid =
             !section_state.find("max-flows") || section_state.valid("max-flows");
         const KeyUse* max_embryonic = section_state.find("max-embryonic");
@@ -913,6 +926,27 @@ private:
                   "'" + std::to_string(engine.max_embryonic) + "' exceeds max-flows (" +
                       std::to_string(engine.max_flows) + ")");
         }
+    }
+
+    // The two marks must differ: `mark` says "the engine's own packet, never
+    // queue it", and a received broadcast frame must not pass for one (nor
+    // an injected packet for a broadcast frame). Reported on broadcast-mark
+    // when it is given, else on mark.
+    void finish_marks() {
+        const EngineSettings& engine = config_.engine;
+        const SectionState& section_state = state(Section::engine);
+        const KeyUse* mark = section_state.find("mark");
+        const KeyUse* broadcast_mark = section_state.find("broadcast-mark");
+        if ((mark && !mark->valid) || (broadcast_mark && !broadcast_mark->valid) ||
+            engine.mark != engine.broadcast_mark)
+            return;
+        if (broadcast_mark)
+            error(broadcast_mark->line, "broadcast-mark",
+                  "'" + format_hex32(engine.broadcast_mark) + "' equals mark; they must differ");
+        else
+            error(mark->line, "mark",
+                  "'" + format_hex32(engine.mark) +
+                      "' equals the default broadcast-mark; they must differ");
     }
 
     void finish_refresh_expiry() {
@@ -1048,14 +1082,6 @@ std::string format_sid(const svx_sid& id) {
     return text;
 }
 
-std::string format_hex32(std::uint32_t value) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "0x";
-    for (int shift = 28; shift >= 0; shift -= 4)
-        out += kHex[(value >> shift) & 0xf];
-    return out;
-}
-
 void format_static_services(const std::vector<StaticService>& services, std::string& out) {
     for (const auto& service : services)
         out += "service = " + format_sid(service.id) + "/" + std::to_string(service.prefix_bits) +
@@ -1078,6 +1104,7 @@ std::string format_daemon_config(const Config& config) {
     line("fail-open", engine.fail_open ? "yes" : "no");
     line("rcvbuf", format_size(engine.rcvbuf_bytes));
     line("mark", format_hex32(engine.mark));
+    line("broadcast-mark", format_hex32(engine.broadcast_mark));
     line("backend", std::string(to_string(engine.backend)));
     line("engine", std::string(to_string(engine.engine)));
     line("max-flows", std::to_string(engine.max_flows));

@@ -90,6 +90,9 @@ struct EngineSettings {
     bool fail_open = true;             // accept packets when a queue is full / no engine
     std::uint64_t rcvbuf_bytes = std::uint64_t{16} << 20; // 64 KiB..1 GiB
     std::uint32_t mark = 0x5e1a0001;                      // nonzero
+    // Set by the steering rules on SAL packets to the router that came in a
+    // link-layer broadcast or multicast frame; nonzero, not mark.
+    std::uint32_t broadcast_mark = 0x5e1a0002;
     SteeringBackend backend = SteeringBackend::automatic;
     EngineKind engine = EngineKind::automatic;
     std::uint32_t max_flows = 262144;    // 1..10,000,000

@@ -195,14 +195,13 @@ const svx_engine_ops Worker::kOps = {
 };
 
 Verdict Worker::process(std::span<const std::uint8_t> pkt, std::uint64_t now_ms,
-                        bool checksum_partial) {
+                        bool checksum_partial, bool link_broadcast) {
     refresh_settings();
     std::lock_guard lock(flows_mutex_);
-    // NFQUEUE does not say how the frame was addressed (no
-    // SVX_IN_LINK_BROADCAST): only the kernel engine applies section 12
-    // step 1.
-    auto verdict = svx_engine_process(&roles_, &kOps, this, pkt.data(), pkt.size(),
-                                      checksum_partial ? 0 : SVX_IN_VERIFY_CSUM, now_ms, &emit_);
+    const unsigned in_flags = (checksum_partial ? 0u : SVX_IN_VERIFY_CSUM) |
+                              (link_broadcast ? SVX_IN_LINK_BROADCAST : 0u);
+    auto verdict =
+        svx_engine_process(&roles_, &kOps, this, pkt.data(), pkt.size(), in_flags, now_ms, &emit_);
     return verdict == SVX_VERDICT_PASS ? Verdict::accept : Verdict::drop;
 }
 

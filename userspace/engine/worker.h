@@ -154,8 +154,11 @@ public:
     // translation, if any, is in outputs()); accept: not ours, untouched.
     // checksum_partial: the kernel left the transport checksum unfinished
     // (locally generated or offloaded), so it cannot be verified here.
+    // link_broadcast: it arrived in a link-layer broadcast or multicast
+    // frame (the steering rules' broadcast mark); the service router then
+    // never forwards it (protocol section 12 step 1).
     Verdict process(std::span<const std::uint8_t> pkt, std::uint64_t now_ms,
-                    bool checksum_partial = false);
+                    bool checksum_partial = false, bool link_broadcast = false);
     // Retransmissions and expiry; call every few hundred milliseconds.
     void tick(std::uint64_t now_ms);
     // Resets every flow (shutdown); the resets are in outputs().

@@ -261,6 +261,16 @@ std::optional<std::string> validate(const SteeringSpec& spec) {
         return "port 0 in a TCP (address, port) pair";
     if (spec.icmp_inbound && spec.sal_inbound.empty())
         return "icmp_inbound needs sal_inbound addresses";
+    for (const auto& address : spec.router_inbound)
+        if (std::find(spec.sal_inbound.begin(), spec.sal_inbound.end(), address) ==
+            spec.sal_inbound.end())
+            return "router_inbound address " + format_address(address) + " is not in sal_inbound";
+    if (!spec.router_inbound.empty()) {
+        if (spec.broadcast_mark == 0)
+            return "broadcast_mark must be nonzero (mark 0 is every unmarked packet)";
+        if (spec.broadcast_mark == spec.skip_mark)
+            return "broadcast_mark must differ from skip_mark (the engine's own packets)";
+    }
     if (spec.tcp_inbound.empty() && spec.tcp_local_outbound.empty() && spec.sal_inbound.empty() &&
         spec.tcp_service_outbound.empty())
         return "nothing to steer: every rule set is empty";
@@ -310,6 +320,13 @@ std::string iptables_install_script(const SteeringSpec& spec) {
         out += "-A " + std::string(kPreChain) + " -d " + format_address(pair.address) +
                "/32 -p tcp -m tcp --dport " + std::to_string(pair.port) + " -j " +
                std::string(kTcpSportChain) + "\n";
+    // Before the SAL jumps: the queued packet carries the mark, the only way
+    // the engine learns how the frame was addressed (section 12 step 1).
+    for (const auto& address : unique_in_order(spec.router_inbound))
+        for (std::string_view type : {"broadcast", "multicast"})
+            out += "-A " + std::string(kPreChain) + " -d " + format_address(address) + "/32 -p " +
+                   std::to_string(kSalProtocol) + " -m pkttype --pkt-type " + std::string(type) +
+                   " -j MARK --set-mark " + lower_hex(spec.broadcast_mark) + "\n";
     for (const auto& address : unique_in_order(spec.sal_inbound))
         out += "-A " + std::string(kPreChain) + " -d " + format_address(address) + "/32 -p " +
                std::to_string(kSalProtocol) + " -j " + std::string(kSalChain) + "\n";
@@ -420,6 +437,7 @@ std::string nft_table_body(const SteeringSpec& spec) {
     nft_pair_set(out, "tcp_local_outbound", spec.tcp_local_outbound);
     nft_pair_set(out, "tcp_service_outbound", spec.tcp_service_outbound);
     nft_address_set(out, "sal_inbound", spec.sal_inbound);
+    nft_address_set(out, "router_inbound", spec.router_inbound);
 
     // Queue chains (regular chains, reached by goto).
     if (!spec.tcp_inbound.empty() || !spec.tcp_local_outbound.empty())
@@ -438,6 +456,10 @@ std::string nft_table_body(const SteeringSpec& spec) {
     out += "\t\tmeta mark " + mark + " notrack return\n";
     if (!spec.tcp_inbound.empty())
         out += "\t\tip daddr . tcp dport @tcp_inbound " + notrack + "goto tcp_by_sport\n";
+    if (!spec.router_inbound.empty()) // before the goto: the queued packet carries the mark
+        out += "\t\tip protocol " + std::to_string(kSalProtocol) +
+               " ip daddr @router_inbound meta pkttype { broadcast, multicast } meta mark set " +
+               lower_hex(spec.broadcast_mark) + "\n";
     if (!spec.sal_inbound.empty())
         out += "\t\tip protocol " + std::to_string(kSalProtocol) + " ip daddr @sal_inbound " +
                notrack + "goto sal_by_flowid\n";

@@ -17,6 +17,11 @@
 // A packet whose field cannot be read (truncated, non-first fragment) goes
 // to queue base, where the engine counts and drops it.
 //
+// SAL packets to a service router's address (router_inbound) that arrived
+// in a link-layer broadcast or multicast frame get broadcast_mark before
+// they are queued: NFQUEUE does not report the packet type, the mark does,
+// and the router never forwards them (protocol section 12 step 1).
+//
 // The rule text comes from pure functions, so tests compare it without root.
 //
 // Include as "steer/steering.h" (link svxlat_steer).
@@ -50,6 +55,11 @@ struct SteeringSpec {
     // Mark of the engine's injected packets (InjectorOptions::mark): they
     // skip every queue rule and conntrack. Nonzero.
     std::uint32_t skip_mark = 0;
+    // Mark given to SAL packets to a router_inbound address that arrived in
+    // a link-layer broadcast or multicast frame; the engine reads it back
+    // from the queued packet. Nonzero and not skip_mark when router_inbound
+    // is not empty.
+    std::uint32_t broadcast_mark = 0;
     // --queue-bypass / `bypass`: with no program bound to a queue its
     // packets are accepted (fail open) instead of dropped (fail closed).
     bool fail_open = false;
@@ -61,6 +71,9 @@ struct SteeringSpec {
     std::vector<AddressPort> tcp_local_outbound;   // OUTPUT, TCP to public (IP, port)
     std::vector<Ipv4Address> sal_inbound;          // PREROUTING, IP protocol 144 to these
     std::vector<AddressPort> tcp_service_outbound; // OUTPUT, TCP from local (IP, port)
+    // The service router's addresses, each one of sal_inbound: their SAL
+    // packets in broadcast or multicast frames are marked broadcast_mark.
+    std::vector<Ipv4Address> router_inbound;
     // PREROUTING, ICMP destination unreachable (any code, frag-needed among
     // them) to the sal_inbound addresses that quotes a SAL packet.
     bool icmp_inbound = false;
