@@ -124,10 +124,11 @@ def main(argv):
         if packets > 0 and conns > 0:
             own = counts["svxlat module"] + counts["conntrack + NAT"]
             tcp = counts["TCP and sockets"]
-            per_tcp = f"{own / tcp:.3f}" if tcp else "-"
+            per_tcp = f"{own / tcp:.3f} x the endpoints' TCP work per connection," \
+                f" {own / tcp * conns / packets:.4f} per packet" if tcp else "-"
             print(f"   {label}: {packets / conns:.1f} packets through the middle box per connection;"
                   f" its own work (svxlat module or conntrack + NAT) {usec(run, own) * conns / packets:.2f}"
-                  f" us per packet, {per_tcp} x the endpoints' TCP work per connection")
+                  f" us per packet, {per_tcp}")
 
 
 if __name__ == "__main__":

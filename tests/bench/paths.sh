@@ -239,11 +239,11 @@ server_accepts() {
     in_ns i1 awk '$1 == "Tcp:" && ++n == 2 { print $7 }' /proc/net/snmp
 }
 
-# window_counts PATH: "NS ACCEPTS PACKETS": the time (CLOCK_REALTIME, ns),
-# and so far the servers' accepted
-# connections and the packets through the middle box of PATH (DNAT: those
-# it forwarded, counted at the LAN's bridge ports; svxlat: those its engine
-# handled). Run as perf's workload (bash -c), so exported.
+# window_counts PATH: "NS ACCEPTS PACKETS": the time (CLOCK_REALTIME, ns)
+# and, so far, the servers' accepted connections and the packets through
+# the middle box of PATH (DNAT: those it forwarded, counted at the LAN's
+# bridge ports; svxlat: those its engine handled). Run as perf's workload
+# (bash -c), so exported.
 window_counts() {
     local packets
     # The slow count first, then the time and the accepts together.

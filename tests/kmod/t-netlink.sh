@@ -6,13 +6,12 @@
 # kmod/svxlat.ko loaded.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-ko=$repo/kmod/svxlat.ko
 # shellcheck source=tests/kmod/lib.sh
 source "$here/lib.sh"
 kmod_need_root "kernel module netlink test"
 # Without --ko: the test loads the module itself, with parameters.
 kmod_in_vm --timeout 300 -- "$@"
+ko=$KMOD_KO
 
 fail() { echo "FAIL: $*"; exit 1; }
 

@@ -16,7 +16,7 @@ kmod_need_root "kernel module unload test"
 : "${SVXLAT:?set SVXLAT to the svxlat binary}"
 kmod_in_vm --ko "$KMOD_KO" --mem 2048 --timeout 600 -- "$@"
 export TOPO_ENGINE=kernel E2E_TIME_SCALE=${E2E_TIME_SCALE:-4}
-ko=$repo/kmod/svxlat.ko
+ko=$KMOD_KO
 # shellcheck source=tests/e2e/lib.sh
 source "$repo/tests/e2e/lib.sh"
 e2e_init unload 60 "${1:-on}"
