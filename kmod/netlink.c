@@ -26,6 +26,7 @@ static const struct nla_policy svx_nl_policy[SVX_NLA_MAX + 1] = {
 	[SVX_NLA_MAX_RETRANS] = { .type = NLA_U8 },
 	[SVX_NLA_RTO_INITIAL_MS] = NLA_POLICY_MIN(NLA_U32, 1),
 	[SVX_NLA_RTO_MAX_MS] = NLA_POLICY_MIN(NLA_U32, 1),
+	[SVX_NLA_FIN_ACK_DELAY_MS] = NLA_POLICY_MAX(NLA_U32, SVX_FIN_ACK_DELAY_MAX_MS),
 	[SVX_NLA_TIMEOUTS_MS] = NLA_POLICY_EXACT_LEN(sizeof(u32) * SVX_TO__COUNT),
 	[SVX_NLA_MAX_FLOWS] = NLA_POLICY_MIN(NLA_U32, 1),
 	[SVX_NLA_MAX_EMBRYONIC] = NLA_POLICY_MIN(NLA_U32, 1),
@@ -338,6 +339,8 @@ static struct svx_kcfg *svx_nl_build_config(const struct nlmsghdr *nlh, struct n
 	cfg->roles.flow.max_retrans = nla_get_u8(tb[SVX_NLA_MAX_RETRANS]);
 	cfg->roles.flow.rto_initial_ms = nla_get_u32(tb[SVX_NLA_RTO_INITIAL_MS]);
 	cfg->roles.flow.rto_max_ms = nla_get_u32(tb[SVX_NLA_RTO_MAX_MS]);
+	if (tb[SVX_NLA_FIN_ACK_DELAY_MS])
+		cfg->roles.flow.fin_ack_delay_ms = nla_get_u32(tb[SVX_NLA_FIN_ACK_DELAY_MS]);
 	for (i = 0; i < SVX_TO__COUNT; i++)
 		cfg->timeout_ms[i] = timeouts[i];
 	cfg->max_flows = nla_get_u32(tb[SVX_NLA_MAX_FLOWS]);

@@ -65,7 +65,19 @@ struct svx_flow_cfg {
 	u8 max_retrans;		/* SAL FIN / RSYN-ACK retransmissions before giving up */
 	u32 rto_initial_ms;	/* first SAL control retransmission */
 	u32 rto_max_ms;
+	/*
+	 * How long the SAL ACK of the peer's SAL FIN may wait for our own SAL
+	 * FIN, to go out with it as one FIN|ACK (section 6.6 step 5); 0 = ACK
+	 * at once. Below the peer's minimum RTO (200 ms), so it never causes a
+	 * retransmission.
+	 */
+	u32 fin_ack_delay_ms;
 };
+
+/* Largest fin_ack_delay_ms: with the kernel engine's 100 ms tick the ACK
+ * still leaves before the reference's 200 ms minimum RTO.
+ */
+#define SVX_FIN_ACK_DELAY_MAX_MS 100
 
 /* Flow flags. */
 #define SVX_FF_STRIP_OPTS 0x0001	/* strip SACK/timestamps from SYNs (original stack peer) */
@@ -132,7 +144,10 @@ struct svx_flow {
 	u16 mss_cap_sal;	/* largest payload per SAL segment */
 
 	/* SAL control retransmission (single slot, as the reference) */
-	u8 ctl_pending;		/* flags of the pending packet, 0 = none */
+	u8 ctl_pending;		/* flags of the pending packet, 0 = none;
+				 * SVX_CTL_ACK alone: a delayed ACK, due at
+				 * rto_deadline_ms and never retransmitted
+				 */
 	u8 retrans;
 	u32 ctl_verno;
 	u64 rto_deadline_ms;

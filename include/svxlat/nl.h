@@ -122,6 +122,10 @@ enum svx_nl_attr {
 	SVX_NLA_XLT_ROUTE,	/* nest: ROUTE_PREFIX, ROUTE_BITS, ROUTE_TARGET... */
 	SVX_NLA_XLT_ROUTE_COUNT,/* u32, GET_INFO: entries of that table */
 	SVX_NLA_ROUTES_TABLE,	/* u8 enum svx_nl_routes, GET_ROUTES: which table; absent: ROUTER */
+	/* SET_CONFIG, optional: struct svx_flow_cfg's fin_ack_delay_ms, 0..SVX_FIN_ACK_DELAY_MAX_MS;
+	 * absent: 0 (every SAL ACK at once)
+	 */
+	SVX_NLA_FIN_ACK_DELAY_MS,	/* u32 */
 	SVX_NLA__COUNT,
 };
 #define SVX_NLA_MAX (SVX_NLA__COUNT - 1)

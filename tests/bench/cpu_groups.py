@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Where a connection's CPU goes, per path (paths.sh BENCH_CPU_PROFILE).
 
-Usage: cpu_groups.py PATH=PERF_SCRIPT_FILE:CONNECTIONS:PACKETS:CPU_MS ...
+Usage: cpu_groups.py [--top N] PATH=PERF_SCRIPT_FILE:CONNECTIONS:PACKETS:CPU_MS ...
 
 Each file is the output of `perf script -F comm,ip,sym` over a system-wide
 `perf record -g` taken while `connrate` ran; CONNECTIONS is how many
@@ -13,6 +13,9 @@ innermost frame of its call chain that belongs to a known group (a library
 routine such as memcpy counts for its caller's group). A group's share of
 all samples, idle included, times CPU_MS is its CPU time, whatever rate perf
 sampled at. The table gives microseconds of CPU per connection, per path.
+--top N adds, per path, the N functions the middle box's own samples were
+in (the innermost frame: the module's own code, or what it called), in
+units of the endpoints' TCP work per connection, to see where that work goes.
 """
 import collections
 import re
@@ -57,7 +60,11 @@ def group_of(stack):
     return OTHER
 
 
-def count(path):
+OWN = ("svxlat module", "conntrack + NAT")
+
+
+def count(path, inner):
+    """Samples per group; inner counts the innermost frames of the own-work groups."""
     counts = collections.Counter()
     stack = []
 
@@ -67,7 +74,10 @@ def count(path):
         if IDLE.match(stack[0]):
             counts["(idle)"] += 1
         else:
-            counts[group_of(stack)] += 1
+            group = group_of(stack)
+            counts[group] += 1
+            if group in OWN:
+                inner[stack[0]] += 1
         stack.clear()
 
     with open(path, errors="replace") as f:
@@ -85,16 +95,21 @@ def count(path):
 
 
 def main(argv):
+    top = 0
+    if len(argv) >= 2 and argv[0] == "--top" and argv[1].isdigit():
+        top, argv = int(argv[1]), argv[2:]
     if not argv:
         sys.exit(__doc__)
     runs = []
+    inners = {}
     for arg in argv:
         label, _, rest = arg.partition("=")
         fields = rest.split(":")
         if not label or len(fields) != 4 or not all(f.isdigit() for f in fields[1:]):
             sys.exit(f"cpu_groups.py: bad argument '{arg}' (PATH=FILE:CONNECTIONS:PACKETS:CPU_MS)")
         conns, packets, cpu_ms = (int(f) for f in fields[1:])
-        runs.append((label, count(fields[0]), conns, packets, cpu_ms))
+        inners[label] = collections.Counter()
+        runs.append((label, count(fields[0], inners[label]), conns, packets, cpu_ms))
 
     def usec(run, value):
         _, counts, conns, _, cpu_ms = run
@@ -129,6 +144,11 @@ def main(argv):
             print(f"   {label}: {packets / conns:.1f} packets through the middle box per connection;"
                   f" its own work (svxlat module or conntrack + NAT) {usec(run, own) * conns / packets:.2f}"
                   f" us per packet, {per_tcp}")
+        tcp = counts["TCP and sockets"]
+        if top and tcp:
+            print(f"   {label}: its own work by innermost function, x the endpoints' TCP work:")
+            for sym, n in inners[label].most_common(top):
+                print(f"      {n / tcp:8.4f}  {sym}")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@
 # BENCH_PATHS chooses paths; BENCH_PERF=1 adds a perf profile of svxlatd;
 # BENCH_CPU_PROFILE="dnat kernel" (for example) adds, after the rounds, a
 # system-wide profile of BENCH_PROFILE_SECONDS (15) of connection-rate load
-# per listed path, grouped per connection by cpu_groups.py.
+# per listed path, grouped per connection by cpu_groups.py; BENCH_CPU_TOP=N
+# lists the N functions the middle box's own work was in.
 #
 # Everything is bounded by `timeout`; every process is started by PID and
 # stopped by PID, and the namespaces are removed on exit (also on errors and
@@ -56,6 +57,7 @@ B_PATHS=${BENCH_PATHS:-"dnat nfq-gso nfq-nogso svxlat-q1 svxlat-q2"}
 B_PERF=${BENCH_PERF:-0} # 1: perf record the svxlat daemons during one 1-stream run
 B_CPU_PROFILE=${BENCH_CPU_PROFILE:-} # paths to profile system-wide (cpu_profile)
 B_PROFILE_SECONDS=${BENCH_PROFILE_SECONDS:-15}
+B_CPU_TOP=${BENCH_CPU_TOP:-0}
 
 NFQ_ACCEPT=$build/tests/bench/bench_nfq_accept
 CONNRATE=$build/tests/bench/connrate
@@ -302,7 +304,7 @@ cpu_profile() {
     done
     sysctl -qw kernel.perf_cpu_time_max_percent="$max_percent" \
         kernel.perf_event_max_sample_rate="$max_rate" || true
-    python3 "$here/cpu_groups.py" "${args[@]}"
+    python3 "$here/cpu_groups.py" --top "$B_CPU_TOP" "${args[@]}"
 }
 
 for round in $(seq 1 "$B_REPEAT"); do

@@ -31,6 +31,7 @@ TEST(DaemonConfigEngine, DefaultsWithoutEngineSection) {
     EXPECT_EQ(engine.timeout_established, 2h + 4min);
     EXPECT_EQ(engine.timeout_closing, 120s);
     EXPECT_EQ(engine.timeout_time_wait, 60s);
+    EXPECT_EQ(engine.fin_ack_delay, 40ms);
     EXPECT_EQ(engine.sal_mtu, 1500u);
     EXPECT_EQ(engine.tcp_mtu, 1500u);
     EXPECT_EQ(engine.control_socket, "/run/svxlat/svxlatd.sock");
@@ -287,6 +288,19 @@ TEST(DaemonConfigEngine, DurationSyntaxErrors) {
                   "t.conf:2: timeout-closing: '" + text + not_duration);
     EXPECT_EQ(engine_error("timeout-closing = 05s"),
               "t.conf:2: timeout-closing: '05s' has a leading zero");
+}
+
+TEST(DaemonConfigEngine, FinAckDelay) {
+    EXPECT_EQ(engine_of("fin-ack-delay = 0").fin_ack_delay, 0ms); // off: every ACK at once
+    EXPECT_EQ(engine_of("fin-ack-delay = 25ms").fin_ack_delay, 25ms);
+    EXPECT_EQ(engine_of("fin-ack-delay = 100ms").fin_ack_delay, 100ms);
+    // Its own range: a delay past the peer's minimum RTO would cost a retransmission.
+    const std::string range = "' is out of range (0ms..100ms)";
+    EXPECT_EQ(engine_error("fin-ack-delay = 101ms"), "t.conf:2: fin-ack-delay: '101ms" + range);
+    EXPECT_EQ(engine_error("fin-ack-delay = 1"), "t.conf:2: fin-ack-delay: '1" + range);
+    EXPECT_EQ(engine_error("fin-ack-delay = soon"),
+              "t.conf:2: fin-ack-delay: 'soon' is not a duration (an integer with unit ms, s, m, "
+              "h or d)");
 }
 
 TEST(DaemonConfigEngine, Mtus) {

@@ -30,6 +30,7 @@ svx_flow_cfg default_flow_cfg() {
     cfg.max_retrans = 3;
     cfg.rto_initial_ms = 1000;
     cfg.rto_max_ms = 4000;
+    // fin_ack_delay_ms 0: every SAL ACK at once, as the reference answers.
     return cfg;
 }
 
@@ -693,7 +694,6 @@ kernel_engine::KernelConfig kernel_config_of(const WorkerRig::Options& options,
 }
 
 } // namespace
-
 
 WorkerRig::WorkerRig(const Options& options) {
     auto settings = std::make_shared<engine::RoleSettings>();

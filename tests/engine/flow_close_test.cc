@@ -3,6 +3,7 @@
 // acknowledged it, the peer's SAL FIN is answered with a SAL ACK (duplicates
 // included), both done is time-wait; the SAL FIN is retransmitted on the
 // timer and the flow is reset on both sides when it is never acknowledged.
+// With fin_ack_delay_ms that SAL ACK may wait to ride on our own SAL FIN.
 #include <gtest/gtest.h>
 
 #include "fixtures.h"
@@ -233,6 +234,116 @@ TEST_F(engine_close, UnacknowledgedSalFinGivesUpWithResetsOnBothSides) {
     EXPECT_EQ(d.flow.state, SVX_FS_CLOSED);
     EXPECT_EQ(d.flow.ctl_pending, 0);
     EXPECT_FALSE(d.tick(sent + 100000));
+    EXPECT_TRUE(d.out().empty());
+}
+
+// With fin_ack_delay_ms, the ACK of the peer's SAL FIN waits for our own
+// SAL FIN and goes out with it as FIN|ACK (6.6 step 5), or alone at the
+// deadline (never retransmitted).
+svx_flow_cfg delayed_ack_cfg() {
+    svx_flow_cfg cfg = default_flow_cfg();
+    cfg.fin_ack_delay_ms = 40;
+    return cfg;
+}
+
+class DelayedAckFlow : public ::testing::Test {
+protected:
+    void SetUp() override { xlt::establish(d); }
+
+    // The instance closes first and the client acknowledges its TCP FIN;
+    // then the instance's SAL FIN arrives.
+    void instance_fin_arrives() {
+        d.from_sal(xlt::instance_segment(kServerIsn + 1, kClientIsn + 1, kFinAck));
+        d.from_tcp(xlt::client_segment(kClientIsn + 1, kServerIsn + 2, SVX_TCP_ACK));
+        fin_at = d.now_ms;
+        svx_result r = d.from_sal(xlt::instance_control(SVX_CTL_FIN, kPeerIss + 1, kIss + 1));
+        EXPECT_EQ(r.action, SVX_ACT_CONSUMED);
+        EXPECT_TRUE(d.out().empty()) << "the ACK waits for our SAL FIN";
+        EXPECT_EQ(d.flow.ctl_pending, SVX_CTL_ACK);
+        EXPECT_EQ(d.flow.rcv_nxt, kPeerIss + 2);
+    }
+
+    FlowDriver d{delayed_ack_cfg()};
+    uint64_t fin_at = 0;
+};
+using engine_close_delayed_ack = DelayedAckFlow;
+
+TEST_F(engine_close_delayed_ack, RidesOnOurFinAsFinAck) {
+    instance_fin_arrives();
+    // The client closes in turn; the instance's TCP acknowledges that FIN:
+    // one FIN|ACK instead of an ACK and a FIN.
+    d.from_tcp(xlt::client_segment(kClientIsn + 1, kServerIsn + 2, kFinAck));
+    svx_result r = d.from_sal(xlt::instance_segment(kServerIsn + 2, kClientIsn + 2, SVX_TCP_ACK));
+    EXPECT_TRUE(same_packets(
+        d.out(), {xlt::expected_control(SVX_CTL_FIN | SVX_CTL_ACK, kIss + 1, kPeerIss + 2),
+                  xlt::expected_client_segment(kServerIsn + 2, kClientIsn + 2, SVX_TCP_ACK)}));
+    EXPECT_TRUE(sal_checksums_valid(d.out()[0]));
+    EXPECT_EQ(d.flow.ctl_pending, SVX_CTL_FIN | SVX_CTL_ACK);
+    EXPECT_FALSE(r.flow_closed);
+    // No ACK alone at the old deadline; the FIN|ACK is what is retransmitted.
+    EXPECT_FALSE(d.tick(fin_at + 40));
+    EXPECT_TRUE(d.out().empty());
+    EXPECT_FALSE(d.tick(d.now_ms + 1000));
+    EXPECT_TRUE(same_packets(
+        d.out(), {xlt::expected_control(SVX_CTL_FIN | SVX_CTL_ACK, kIss + 1, kPeerIss + 2)}));
+    // The instance acknowledges it: both FINs done.
+    r = d.from_sal(xlt::instance_control(SVX_CTL_ACK, kPeerIss + 2, kIss + 2));
+    EXPECT_TRUE(r.flow_closed);
+    EXPECT_EQ(d.flow.state, SVX_FS_TIME_WAIT);
+    EXPECT_EQ(d.flow.ctl_pending, 0);
+}
+
+TEST_F(engine_close_delayed_ack, GoesAloneAtTheDeadlineAndOnlyOnce) {
+    instance_fin_arrives();
+    EXPECT_FALSE(d.tick(fin_at + 39));
+    EXPECT_TRUE(d.out().empty());
+    EXPECT_FALSE(d.tick(fin_at + 40));
+    EXPECT_TRUE(
+        same_packets(d.out(), {xlt::expected_control(SVX_CTL_ACK, kIss + 1, kPeerIss + 2)}));
+    EXPECT_EQ(d.flow.ctl_pending, 0);
+    EXPECT_EQ(d.flow.retrans, 0);
+    EXPECT_FALSE(d.tick(fin_at + 100000));
+    EXPECT_TRUE(d.out().empty()) << "pure ACKs are never retransmitted";
+    // Our SAL FIN, later, is a plain FIN.
+    d.from_tcp(xlt::client_segment(kClientIsn + 1, kServerIsn + 2, kFinAck));
+    d.from_sal(xlt::instance_segment(kServerIsn + 2, kClientIsn + 2, SVX_TCP_ACK));
+    EXPECT_TRUE(same_packets(
+        d.out(), {xlt::expected_control(SVX_CTL_FIN, kIss + 1, kPeerIss + 2),
+                  xlt::expected_client_segment(kServerIsn + 2, kClientIsn + 2, SVX_TCP_ACK)}));
+}
+
+TEST_F(engine_close_delayed_ack, RetransmittedFinIsAcknowledgedAtOnce) {
+    instance_fin_arrives();
+    svx_result r = d.from_sal(xlt::instance_control(SVX_CTL_FIN, kPeerIss + 1, kIss + 1));
+    EXPECT_EQ(r.action, SVX_ACT_CONSUMED);
+    EXPECT_TRUE(
+        same_packets(d.out(), {xlt::expected_control(SVX_CTL_ACK, kIss + 1, kPeerIss + 2)}));
+    EXPECT_EQ(d.flow.ctl_pending, 0) << "that ACK was the one owed";
+    EXPECT_FALSE(d.tick(fin_at + 40));
+    EXPECT_TRUE(d.out().empty());
+}
+
+TEST_F(engine_close_delayed_ack, NotDelayedOnceOurFinIsOut) {
+    // Our SAL FIN went first: the peer's FIN is answered at once.
+    d.from_tcp(xlt::client_segment(kClientIsn + 1, kServerIsn + 1, kFinAck));
+    d.from_sal(xlt::instance_segment(kServerIsn + 1, kClientIsn + 2, SVX_TCP_ACK));
+    ASSERT_EQ(d.flow.ctl_pending, SVX_CTL_FIN);
+    d.from_sal(xlt::instance_control(SVX_CTL_ACK, kPeerIss + 1, kIss + 2));
+    d.from_sal(xlt::instance_segment(kServerIsn + 1, kClientIsn + 2, kFinAck));
+    d.from_tcp(xlt::client_segment(kClientIsn + 2, kServerIsn + 2, SVX_TCP_ACK));
+    svx_result r = d.from_sal(xlt::instance_control(SVX_CTL_FIN, kPeerIss + 1, kIss + 2));
+    EXPECT_TRUE(r.flow_closed);
+    EXPECT_TRUE(
+        same_packets(d.out(), {xlt::expected_control(SVX_CTL_ACK, kIss + 2, kPeerIss + 2)}));
+    EXPECT_EQ(d.flow.state, SVX_FS_TIME_WAIT);
+}
+
+TEST_F(engine_close_delayed_ack, ResetWhileDelayingDropsTheOwedAck) {
+    instance_fin_arrives();
+    d.from_sal(xlt::instance_control(SVX_CTL_RST | SVX_CTL_ACK, kPeerIss + 2, kIss + 1));
+    EXPECT_EQ(d.flow.state, SVX_FS_CLOSED);
+    EXPECT_EQ(d.flow.ctl_pending, 0);
+    EXPECT_FALSE(d.tick(fin_at + 40));
     EXPECT_TRUE(d.out().empty());
 }
 

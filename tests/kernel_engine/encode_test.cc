@@ -25,7 +25,7 @@ svx_sid sid(std::uint8_t first, std::uint8_t last = 0) {
 
 KernelConfig full_config() {
     KernelConfig c;
-    c.flow = {1400, 1450, 63, 7, 900, 50000};
+    c.flow = {1400, 1450, 63, 7, 900, 50000, 35};
     c.timeouts_ms = {1000, 2000, 3000, 4000};
     c.max_flows = 1000;
     c.max_embryonic = 250;
@@ -126,6 +126,7 @@ TEST(EncodeSetConfig, CarriesExactlyTheProtocolAttributes) {
                                               SVX_NLA_MAX_RETRANS,
                                               SVX_NLA_RTO_INITIAL_MS,
                                               SVX_NLA_RTO_MAX_MS,
+                                              SVX_NLA_FIN_ACK_DELAY_MS,
                                               SVX_NLA_TIMEOUTS_MS,
                                               SVX_NLA_MAX_FLOWS,
                                               SVX_NLA_MAX_EMBRYONIC,
@@ -164,6 +165,7 @@ TEST(EncodeSetConfig, CarriesExactlyTheProtocolAttributes) {
     EXPECT_EQ(u8(SVX_NLA_MAX_RETRANS), 7);
     EXPECT_EQ(u32(SVX_NLA_RTO_INITIAL_MS), 900u);
     EXPECT_EQ(u32(SVX_NLA_RTO_MAX_MS), 50000u);
+    EXPECT_EQ(u32(SVX_NLA_FIN_ACK_DELAY_MS), 35u);
     EXPECT_EQ(u32(SVX_NLA_MAX_FLOWS), 1000u);
     EXPECT_EQ(u32(SVX_NLA_MAX_EMBRYONIC), 250u);
     const nlattr* gen = one(top, SVX_NLA_CONFIG_GEN);
@@ -362,11 +364,15 @@ TEST(EncodeSetConfig, RefusesWhatTheModuleWouldRefuseBeforeSending) {
     c = full_config();
     c.flow.ttl = 0;
     EXPECT_NE(refused(c).find("TTL"), std::string::npos);
+    c = full_config();
+    c.flow.fin_ack_delay_ms = SVX_FIN_ACK_DELAY_MAX_MS + 1;
+    EXPECT_NE(refused(c).find("fin-ack-delay"), std::string::npos);
 
     // At the limits exactly: accepted.
     c = full_config();
     c.max_flows = SVX_NL_MAX_FLOWS;
     c.max_embryonic = SVX_NL_MAX_FLOWS;
+    c.flow.fin_ack_delay_ms = SVX_FIN_ACK_DELAY_MAX_MS;
     c.host->services.assign(SVX_NL_MAX_SERVICES, c.host->services[0]);
     EXPECT_FALSE(validate(c).has_value());
     EXPECT_NO_THROW(encode_set_config(c, {kFamily, kSeq, NLM_F_ACK}));

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 // [engine] engine: which engine runs the roles, why, and the kernel
 // module's configuration made from the daemon's.
-#include <algorithm>
 #include "daemon/engine_choice.h"
+#include <algorithm>
 
 #include <gtest/gtest.h>
 
@@ -21,7 +21,7 @@ Config parse_ok(const std::string& text) {
 // What the daemon's build_settings makes of a configuration and a table.
 engine::RoleSettings settings_for(const Config& c, const std::string& table_text) {
     engine::RoleSettings s;
-    s.flow = {1500, 1480, 64, 8, 1000, 60000};
+    s.flow = {1500, 1480, 64, 8, 1000, 60000, 40};
     if (c.translator) {
         auto loaded = config::parse_table(table_text, "table.conf");
         engine::RoleSettings::Translator t;
@@ -87,6 +87,7 @@ TEST(PlanKernelConfig, CarriesTheTranslatorAndHostAgent) {
     const auto& k = *plan.config;
     EXPECT_EQ(k.generation, 7u);
     EXPECT_EQ(k.flow.tcp_mtu, 1480);
+    EXPECT_EQ(k.flow.fin_ack_delay_ms, 40u);
     EXPECT_EQ(k.max_flows, 1000u); // the whole table, not a worker's share
     EXPECT_EQ(k.max_embryonic, 100u);
     EXPECT_EQ(k.timeouts_ms, (std::array<std::uint32_t, SVX_TO__COUNT>{5000, 7200000, 250, 60000}));
@@ -231,8 +232,8 @@ TEST(ChooseEngine, AutoFallsBackToNfqueueAndSaysWhy) {
         << unsupported.reason;
 
     Config statics = parse_ok(std::string(kTranslator) + "service = 3/8 10.0.2.30\n");
-    EXPECT_EQ(choose_engine(statics,
-                            plan_kernel_config(statics, settings_for(statics, kTable), 1), kLoaded)
+    EXPECT_EQ(choose_engine(statics, plan_kernel_config(statics, settings_for(statics, kTable), 1),
+                            kLoaded)
                   .engine,
               PacketEngine::kernel)
         << "static services run in the module";

@@ -46,7 +46,6 @@ namespace {
 
 constexpr std::uint64_t kTickMs = 100;
 
-
 engine::FlowLimits flow_limits(const EngineSettings& e) {
     engine::FlowLimits l;
     // Each worker holds its share of the table.
@@ -90,7 +89,9 @@ public:
         : queue_(queue_options(index, e)), injector_(nfq::InjectorOptions{.mark = e.mark}),
           worker_(index, e.queues, holder, flow_limits(e)), broadcast_mark_(e.broadcast_mark) {}
 
-    void start() { thread_ = std::thread([this] { loop(); }); }
+    void start() {
+        thread_ = std::thread([this] { loop(); });
+    }
     void stop() {
         stop_.store(true);
         if (thread_.joinable())
@@ -412,7 +413,9 @@ log::Level log_level_of(LogLevel l) {
 
 Daemon::Daemon(Config config) : config_(std::move(config)) {}
 
-Daemon::~Daemon() { stop(); }
+Daemon::~Daemon() {
+    stop();
+}
 
 std::shared_ptr<engine::RoleSettings> Daemon::build_settings(const Config& c, std::string& error) {
     auto s = std::make_shared<engine::RoleSettings>();
@@ -422,6 +425,7 @@ std::shared_ptr<engine::RoleSettings> Daemon::build_settings(const Config& c, st
     s->flow.max_retrans = 8;
     s->flow.rto_initial_ms = 1000;
     s->flow.rto_max_ms = 60000;
+    s->flow.fin_ack_delay_ms = static_cast<std::uint32_t>(c.engine.fin_ack_delay.count());
     auto now = router::Clock::now();
     if (c.translator) {
         auto loaded = config::load_table_file(c.translator->table);
@@ -845,9 +849,8 @@ int Daemon::run() {
         }
         ::chmod(path.c_str(), 0660);
     }
-    log::info("running: ", config_.translator ? "translator " : "",
-              config_.router ? "router " : "", config_.host ? "host-agent " : "",
-              "(control socket ", path, ")");
+    log::info("running: ", config_.translator ? "translator " : "", config_.router ? "router " : "",
+              config_.host ? "host-agent " : "", "(control socket ", path, ")");
 
     for (bool running = true; running;) {
         pollfd fds[2] = {{sfd.get(), POLLIN, 0}, {listen_fd.get(), POLLIN, 0}};
@@ -883,8 +886,7 @@ void Daemon::serve_control(int listen_fd) {
         // dropped so it cannot stall the control thread.
         std::string line;
         char buf[control::kMaxRequestBytes + 1];
-        while (line.size() <= control::kMaxRequestBytes &&
-               line.find('\n') == std::string::npos) {
+        while (line.size() <= control::kMaxRequestBytes && line.find('\n') == std::string::npos) {
             pollfd p{conn.get(), POLLIN, 0};
             if (::poll(&p, 1, 1000) != 1)
                 break;
@@ -1054,10 +1056,10 @@ std::string Daemon::render_table(bool json) const {
         o << "[";
         bool first = true;
         for (const auto& row : s->translator->table->rows) {
-            o << (first ? "" : ",") << "{\"address\":"
-              << control::json_quote(config::format_address(row.address))
-              << ",\"port\":" << row.port << ",\"service\":"
-              << control::json_quote(config::format_service_id(row.service))
+            o << (first ? "" : ",")
+              << "{\"address\":" << control::json_quote(config::format_address(row.address))
+              << ",\"port\":" << row.port
+              << ",\"service\":" << control::json_quote(config::format_service_id(row.service))
               << ",\"mode\":" << control::json_quote(config::to_string(row.mode))
               << ",\"tcp_options\":" << control::json_quote(config::to_string(row.tcp_options))
               << "}";
@@ -1078,22 +1080,23 @@ std::string Daemon::render_services(bool json) const {
             for (const auto& t : e.targets) {
                 auto remaining =
                     t.remaining
-                        ? std::chrono::duration_cast<std::chrono::milliseconds>(*t.remaining).count()
+                        ? std::chrono::duration_cast<std::chrono::milliseconds>(*t.remaining)
+                              .count()
                         : -1;
                 if (json) {
                     o << (first ? "" : ",") << "{\"table\":" << control::json_quote(title)
                       << ",\"prefix\":" << control::json_quote(sid_to_string(e.prefix))
-                      << ",\"bits\":" << e.bits << ",\"target\":"
-                      << control::json_quote(config::format_address(t.address))
+                      << ",\"bits\":" << e.bits
+                      << ",\"target\":" << control::json_quote(config::format_address(t.address))
                       << ",\"priority\":" << t.priority << ",\"weight\":" << t.weight
                       << ",\"origin\":" << control::json_quote(router::to_string(t.origin))
                       << ",\"remaining_ms\":" << remaining << ",\"chosen\":" << t.chosen << "}";
                 } else {
                     o << title << "  " << sid_to_string(e.prefix) << "/" << e.bits << "  -> "
-                      << config::format_address(t.address) << "  prio " << t.priority
-                      << " weight " << t.weight << "  " << router::to_string(t.origin)
+                      << config::format_address(t.address) << "  prio " << t.priority << " weight "
+                      << t.weight << "  " << router::to_string(t.origin)
                       << (remaining >= 0 ? "  expires in " + ms_text(static_cast<std::uint64_t>(
-                                                                  std::max<long long>(0, remaining)))
+                                                                 std::max<long long>(0, remaining)))
                                          : std::string())
                       << "  chosen " << t.chosen << "\n";
                 }
@@ -1121,8 +1124,8 @@ std::string Daemon::render_services(bool json) const {
         return entries;
     };
     if (router_services_)
-        dump("router", with_kernel_counts(*router_services_, route_pusher_ != nullptr,
-                                          SVX_NL_ROUTES_ROUTER),
+        dump("router",
+             with_kernel_counts(*router_services_, route_pusher_ != nullptr, SVX_NL_ROUTES_ROUTER),
              first);
     if (translator_services_)
         dump("translator-static",
@@ -1132,9 +1135,9 @@ std::string Daemon::render_services(bool json) const {
     if (config_.host) {
         for (const auto& svc : config_.host->services) {
             if (json)
-                o << (first ? "" : ",") << "{\"table\":\"host\",\"prefix\":"
-                  << control::json_quote(sid_to_string(svc.id)) << ",\"bits\":" << svc.prefix_bits
-                  << ",\"port\":" << svc.port << "}";
+                o << (first ? "" : ",")
+                  << "{\"table\":\"host\",\"prefix\":" << control::json_quote(sid_to_string(svc.id))
+                  << ",\"bits\":" << svc.prefix_bits << ",\"port\":" << svc.port << "}";
             else
                 o << "host  " << sid_to_string(svc.id) << "/" << svc.prefix_bits << "  -> port "
                   << svc.port << "\n";
@@ -1220,9 +1223,8 @@ std::string Daemon::render_flows(bool json) const {
                 o << (first ? "" : ",") << "{\"role\":\"relay\",\"state\":\""
                   << relay::to_string(c.state) << "\",\"worker\":" << c.worker
                   << ",\"tcp_remote\":\"" << client << "\",\"tcp_self\":\"" << row
-                  << "\",\"target\":\"" << target << "\",\"service\":\""
-                  << sid_to_string(c.service) << "\",\"age_ms\":" << c.age.count()
-                  << ",\"idle_ms\":" << c.idle.count()
+                  << "\",\"target\":\"" << target << "\",\"service\":\"" << sid_to_string(c.service)
+                  << "\",\"age_ms\":" << c.age.count() << ",\"idle_ms\":" << c.idle.count()
                   << ",\"bytes_to_service\":" << c.bytes_to_service
                   << ",\"bytes_to_client\":" << c.bytes_to_client
                   << ",\"pipe_to_service\":" << c.pipe_to_service
@@ -1318,8 +1320,7 @@ std::string Daemon::render_counters(bool json) const {
         o << "[";
         for (std::size_t i = 0; i < rows.size(); ++i)
             o << (i ? "," : "") << "{\"group\":" << control::json_quote(rows[i].group)
-              << ",\"name\":" << control::json_quote(rows[i].name)
-              << ",\"value\":" << rows[i].value
+              << ",\"name\":" << control::json_quote(rows[i].name) << ",\"value\":" << rows[i].value
               << ",\"description\":" << control::json_quote(rows[i].desc) << "}";
         o << "]\n";
         return o.str();

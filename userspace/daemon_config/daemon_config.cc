@@ -3,6 +3,8 @@
 
 #include "common/field_text.h"
 
+#include <svxlat/flow.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -232,14 +234,16 @@ FieldError parse_scaled(std::string_view text, std::span<const Unit> units,
     return std::nullopt;
 }
 
-// An integer with an optional unit ms, s, m, h or d (none: seconds), 100ms..30d.
-FieldError parse_duration(std::string_view text, Duration& duration) {
+// An integer with an optional unit ms, s, m, h or d (none: seconds), within
+// min..max (by default 100ms..30d).
+FieldError parse_duration(std::string_view text, Duration& duration, Duration min = kMinDuration,
+                          Duration max = kMaxDuration) {
     std::uint64_t ms = 0;
-    if (auto error = parse_scaled(
-            text, kDurationUnits, 1000, false, static_cast<std::uint64_t>(kMinDuration.count()),
-            static_cast<std::uint64_t>(kMaxDuration.count()),
-            "a duration (an integer with unit ms, s, m, h or d)",
-            format_duration(kMinDuration) + ".." + format_duration(kMaxDuration), ms))
+    if (auto error =
+            parse_scaled(text, kDurationUnits, 1000, false, static_cast<std::uint64_t>(min.count()),
+                         static_cast<std::uint64_t>(max.count()),
+                         "a duration (an integer with unit ms, s, m, h or d)",
+                         format_duration(min) + ".." + format_duration(max), ms))
         return error;
     duration = Duration{static_cast<Duration::rep>(ms)};
     return std::nullopt;
@@ -266,7 +270,6 @@ FieldError parse_size(std::string_view text, std::uint64_t min, std::uint64_t ma
                         "a size (bytes, or an integer with unit K, M or G)",
                         format_size(min) + ".." + format_size(max), bytes);
 }
-
 
 // A service ID (svx_sid_parse's text form); with bits, "/BITS" is allowed and
 // the ID is masked to it.
@@ -443,7 +446,7 @@ struct KeySpec {
     bool required = false;
 };
 
-constexpr std::array<KeySpec, 19> kEngineKeys{{
+constexpr std::array<KeySpec, 20> kEngineKeys{{
     {"queues"},
     {"queue-num"},
     {"queue-length"},
@@ -459,6 +462,7 @@ constexpr std::array<KeySpec, 19> kEngineKeys{{
     {"timeout-established"},
     {"timeout-closing"},
     {"timeout-time-wait"},
+    {"fin-ack-delay"},
     {"sal-mtu"},
     {"tcp-mtu"},
     {"control-socket"},
@@ -667,7 +671,8 @@ private:
     void parse_key_value(std::string_view line, unsigned line_number) {
         auto equals = line.find('=');
         if (equals == std::string_view::npos) {
-            error(line_number, {}, "expected '[section]' or 'key = value', got " + quote_field(line));
+            error(line_number, {},
+                  "expected '[section]' or 'key = value', got " + quote_field(line));
             return;
         }
         std::string_view key = trim(line.substr(0, equals));
@@ -764,6 +769,9 @@ private:
             return parse_duration(value, engine.timeout_closing);
         if (key == "timeout-time-wait")
             return parse_duration(value, engine.timeout_time_wait);
+        if (key == "fin-ack-delay")
+            return parse_duration(value, engine.fin_ack_delay, Duration{0},
+                                  Duration{SVX_FIN_ACK_DELAY_MAX_MS});
         if (key == "sal-mtu")
             return parse_bounded(value, kMinMtu, 65535, engine.sal_mtu);
         if (key == "tcp-mtu")
@@ -1002,7 +1010,6 @@ private:
     std::vector<ConfigDiagnostic> errors_;
 };
 
-
 ConfigParseResult unreadable(const std::string& path, std::string_view what, int error_number) {
     ConfigParseResult result;
     result.errors.push_back(
@@ -1061,7 +1068,9 @@ ConfigParseResult load_daemon_config(const std::string& path) {
     return parse_daemon_config(file.text, path, base_directory);
 }
 
-std::string format_address(const Ipv4Address& address) { return format_ipv4(address); }
+std::string format_address(const Ipv4Address& address) {
+    return format_ipv4(address);
+}
 
 std::string format_duration(Duration duration) {
     const auto ms = static_cast<std::uint64_t>(duration.count());
@@ -1113,6 +1122,7 @@ std::string format_daemon_config(const Config& config) {
     line("timeout-established", format_duration(engine.timeout_established));
     line("timeout-closing", format_duration(engine.timeout_closing));
     line("timeout-time-wait", format_duration(engine.timeout_time_wait));
+    line("fin-ack-delay", format_duration(engine.fin_ack_delay));
     line("sal-mtu", std::to_string(engine.sal_mtu));
     line("tcp-mtu", std::to_string(engine.tcp_mtu));
     line("control-socket", engine.control_socket);

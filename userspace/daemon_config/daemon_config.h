@@ -101,6 +101,9 @@ struct EngineSettings {
     Duration timeout_established = std::chrono::seconds{7440};
     Duration timeout_closing = std::chrono::seconds{120};
     Duration timeout_time_wait = std::chrono::seconds{60};
+    // How long the SAL ACK of a peer's SAL FIN may wait to go out with our
+    // own SAL FIN (FIN|ACK, one packet less per connection); 0..100ms, 0 = off.
+    Duration fin_ack_delay = std::chrono::milliseconds{40};
     std::uint16_t sal_mtu = 1500;                            // 576..65535
     std::uint16_t tcp_mtu = 1500;                            // 576..65535
     std::string control_socket = "/run/svxlat/svxlatd.sock"; // absolute, < 108 bytes
@@ -115,13 +118,13 @@ struct TranslatorSettings {
     TcpOptionPolicy tcp_options = TcpOptionPolicy::strip;
     TranslationMode mode = TranslationMode::packet;
     // Stream-relay mode (docs/relay.md).
-    unsigned relay_workers = 0;                         // 0..64; 0: one per CPU
+    unsigned relay_workers = 0;                             // 0..64; 0: one per CPU
     std::uint64_t relay_pipe_size = std::uint64_t{1} << 20; // 4 KiB..64 MiB
-    Duration relay_idle_timeout = std::chrono::minutes{10};  // 100ms..30d
+    Duration relay_idle_timeout = std::chrono::minutes{10}; // 100ms..30d
     Duration relay_connect_timeout = std::chrono::seconds{10};
     bool dynamic_aliasing = false;
     std::string alias_interface; // empty: the default route's interface; < 16 bytes
-    unsigned line = 0; // of the [translator] header
+    unsigned line = 0;           // of the [translator] header
 };
 
 struct RouterSettings {

@@ -93,7 +93,7 @@ struct RoleSettings {
         std::optional<Ipv4> router;
         std::shared_ptr<const config::Table> table;
         std::shared_ptr<router::ServiceTable> static_services; // may be empty
-        bool strip_tcp_options = true; // rows without their own setting
+        bool strip_tcp_options = true;                         // rows without their own setting
     };
     struct Router {
         Ipv4 address{};
@@ -109,7 +109,7 @@ struct RoleSettings {
     std::optional<Translator> translator;
     std::optional<Router> router;
     std::optional<Host> host;
-    svx_flow_cfg flow{1500, 1500, 64, 8, 1000, 60000};
+    svx_flow_cfg flow{1500, 1500, 64, 8, 1000, 60000, 0};
 };
 
 class SettingsHolder {
@@ -166,8 +166,7 @@ public:
 
     template <typename Fn> void for_each_output(Fn&& fn) const {
         for (std::uint16_t i = 0; i < emit_.n_pkts; ++i)
-            fn(std::span<const std::uint8_t>(arena_.data() + emit_.pkts[i].off,
-                                             emit_.pkts[i].len));
+            fn(std::span<const std::uint8_t>(arena_.data() + emit_.pkts[i].off, emit_.pkts[i].len));
     }
     void clear_outputs();
     [[nodiscard]] std::uint16_t output_count() const { return emit_.n_pkts; }

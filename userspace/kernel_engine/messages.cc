@@ -287,6 +287,9 @@ std::optional<std::string> validate(const KernelConfig& c) {
         return "the TTL of originated packets must be at least 1";
     if (c.flow.rto_initial_ms == 0 || c.flow.rto_max_ms < c.flow.rto_initial_ms)
         return "retransmission timeouts: initial must be at least 1 ms and at most the maximum";
+    if (c.flow.fin_ack_delay_ms > SVX_FIN_ACK_DELAY_MAX_MS)
+        return "fin-ack-delay " + std::to_string(c.flow.fin_ack_delay_ms) + " ms is above " +
+               std::to_string(SVX_FIN_ACK_DELAY_MAX_MS) + " ms";
     if (std::find(c.timeouts_ms.begin(), c.timeouts_ms.end(), 0u) != c.timeouts_ms.end())
         return "every flow timeout must be at least 1 ms";
     if (c.max_flows < 1 || c.max_flows > SVX_NL_MAX_FLOWS)
@@ -429,6 +432,7 @@ std::vector<std::uint8_t> encode_set_config(const KernelConfig& c, const Request
     w.u8(SVX_NLA_MAX_RETRANS, c.flow.max_retrans);
     w.u32(SVX_NLA_RTO_INITIAL_MS, c.flow.rto_initial_ms);
     w.u32(SVX_NLA_RTO_MAX_MS, c.flow.rto_max_ms);
+    w.u32(SVX_NLA_FIN_ACK_DELAY_MS, c.flow.fin_ack_delay_ms);
     w.put(SVX_NLA_TIMEOUTS_MS, c.timeouts_ms.data(), sizeof(c.timeouts_ms));
     w.u32(SVX_NLA_MAX_FLOWS, c.max_flows);
     w.u32(SVX_NLA_MAX_EMBRYONIC, c.max_embryonic);

@@ -80,7 +80,7 @@ struct KernelConfig {
         svx_sid router_id{};
     };
 
-    svx_flow_cfg flow{1500, 1500, 64, 8, 1000, 60000};
+    svx_flow_cfg flow{1500, 1500, 64, 8, 1000, 60000, 0};
     std::array<std::uint32_t, SVX_TO__COUNT> timeouts_ms{30000, 7440000, 120000, 60000};
     std::uint32_t max_flows = 262144;     // 1..SVX_NL_MAX_FLOWS
     std::uint32_t max_embryonic = 65536;  // 1..max_flows

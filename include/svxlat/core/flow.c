@@ -317,16 +317,21 @@ static void svx_emit_tcp_rst(struct svx_flow *f, const struct svx_flow_cfg *cfg,
 	svx_emit_segments(f, cfg, out, &s);
 }
 
+/*
+ * Our SAL FIN, once our side's TCP FIN is acknowledged (6.6 step 3); it
+ * carries the delayed ACK of the peer's FIN when one is owed (FIN|ACK, which
+ * the reference takes in FINWAIT1 as ACK and FIN together: step 5).
+ */
 static void svx_send_our_fin(struct svx_flow *f, const struct svx_flow_cfg *cfg, u64 now_ms,
 			     struct svx_emit *out)
 {
-	f->ctl_pending = SVX_CTL_FIN;
+	f->ctl_pending = f->ctl_pending == SVX_CTL_ACK ? SVX_CTL_FIN | SVX_CTL_ACK : SVX_CTL_FIN;
 	f->ctl_verno = f->snd_nxt++;
 	f->retrans = 0;
 	f->rto_ms = cfg->rto_initial_ms;
 	f->rto_deadline_ms = now_ms + f->rto_ms;
 	f->flags |= SVX_FF_OUR_SALFIN;
-	svx_emit_sal_ctrl(f, cfg, out, f->sal_peer_addr, SVX_CTL_FIN, f->ctl_verno, f->rcv_nxt);
+	svx_emit_sal_ctrl(f, cfg, out, f->sal_peer_addr, f->ctl_pending, f->ctl_verno, f->rcv_nxt);
 }
 
 static void svx_check_closed(struct svx_flow *f, struct svx_result *r)
@@ -691,7 +696,11 @@ static bool svx_sal_control(struct svx_flow *f, const struct svx_flow_cfg *cfg, 
 		return false;
 	}
 	if (!acceptable) {
-		/* Old or duplicate control packet: re-acknowledge (e.g. a FIN). */
+		/* Old or duplicate control packet: re-acknowledge (e.g. a FIN),
+		 * which also sends an ACK we were delaying.
+		 */
+		if (f->ctl_pending == SVX_CTL_ACK)
+			f->ctl_pending = 0;
 		svx_emit_sal_ctrl(f, cfg, out, f->sal_peer_addr, SVX_CTL_ACK, f->snd_nxt, f->rcv_nxt);
 		r->reason = SVX_E_VERNO;
 		return false;
@@ -719,7 +728,7 @@ static bool svx_sal_control(struct svx_flow *f, const struct svx_flow_cfg *cfg, 
 		f->rcv_nxt = verno + 1;
 		memcpy(f->sal_new_peer_addr, svx_ip_saddr(pkt), 4);
 		f->flags |= SVX_FF_MIGRATING;
-		if (!f->ctl_pending) {
+		if (!f->ctl_pending || f->ctl_pending == SVX_CTL_ACK) {
 			f->ctl_pending = SVX_CTL_RSYN | SVX_CTL_ACK;
 			f->ctl_verno = f->snd_nxt;
 			f->retrans = 0;
@@ -734,7 +743,18 @@ static bool svx_sal_control(struct svx_flow *f, const struct svx_flow_cfg *cfg, 
 		f->flags |= SVX_FF_PEER_SALFIN;
 		if (f->state == SVX_FS_ESTABLISHED)
 			f->state = SVX_FS_CLOSING;
-		svx_emit_sal_ctrl(f, cfg, out, f->sal_peer_addr, SVX_CTL_ACK, f->snd_nxt, f->rcv_nxt);
+		if (!(f->flags & SVX_FF_OUR_SALFIN) && !f->ctl_pending && cfg->fin_ack_delay_ms) {
+			/* Our SAL FIN usually follows within a round trip (the
+			 * TCP side closes in turn): it will carry this ACK, one
+			 * packet less per connection. The tick sends the ACK
+			 * alone if it does not.
+			 */
+			f->ctl_pending = SVX_CTL_ACK;
+			f->rto_deadline_ms = now_ms + cfg->fin_ack_delay_ms;
+		} else {
+			svx_emit_sal_ctrl(f, cfg, out, f->sal_peer_addr, SVX_CTL_ACK, f->snd_nxt,
+					  f->rcv_nxt);
+		}
 	}
 	svx_check_closed(f, r);
 	return true;
@@ -949,6 +969,13 @@ bool svx_flow_tick(struct svx_flow *f, const struct svx_flow_cfg *cfg, u64 now_m
 
 	if (!f->ctl_pending || now_ms < f->rto_deadline_ms)
 		return false;
+	if (f->ctl_pending == SVX_CTL_ACK) {
+		/* The delayed ACK of the peer's FIN, alone after all. */
+		f->ctl_pending = 0;
+		svx_emit_sal_ctrl(f, cfg, out, f->sal_peer_addr, SVX_CTL_ACK, f->snd_nxt,
+				  f->rcv_nxt);
+		return false;
+	}
 	if (f->retrans >= cfg->max_retrans) {
 		svx_flow_abort(f, cfg, out);
 		return true;
