@@ -242,9 +242,14 @@ static const struct svx_engine_ops svx_kops = {
 /* ---------------------------------------------------------------- xmit */
 
 /*
- * The output route for a packet's IPv4 header, with a reference for the
- * caller: from this CPU's cache while the routing tables are unchanged,
- * else looked up and cached. Bottom halves are off (hook and work).
+ * The output route for a packet's IPv4 header: from this CPU's cache while
+ * the routing tables are unchanged, else looked up and cached. The cache
+ * holds the only reference; the caller attaches the route with
+ * skb_dst_set_noref(), as the input path does with its cached routes: bottom
+ * halves are off (hook and work), and whatever keeps the packet past that
+ * (a qdisc, the neighbour queue, loopback) takes its own reference with
+ * skb_dst_force() before this CPU can replace the slot. Two atomic
+ * operations per packet fewer than a reference per packet.
  */
 static struct rtable *svx_route(struct svx_net *sn, const struct iphdr *iph)
 {
@@ -260,10 +265,8 @@ static struct rtable *svx_route(struct svx_net *sn, const struct iphdr *iph)
 	s = &this_cpu_ptr(sn->rcache)->slot[hash_32((__force u32)iph->daddr ^ iph->protocol,
 						     ilog2(SVX_RCACHE_SLOTS))];
 	if (s->rt && s->daddr == iph->daddr && s->proto == iph->protocol && s->tos == tos) {
-		if (dst_check(&s->rt->dst, 0)) {
-			dst_hold(&s->rt->dst);
+		if (dst_check(&s->rt->dst, 0))
 			return s->rt;
-		}
 		ip_rt_put(s->rt);
 		s->rt = NULL;
 	}
@@ -272,7 +275,6 @@ static struct rtable *svx_route(struct svx_net *sn, const struct iphdr *iph)
 		return rt;
 	if (s->rt)
 		ip_rt_put(s->rt);
-	dst_hold(&rt->dst);
 	s->rt = rt;
 	s->daddr = iph->daddr;
 	s->proto = iph->protocol;
@@ -358,7 +360,6 @@ static void svx_xmit_one(struct svx_net *sn, const u8 *data, u32 len, struct sk_
 	}
 	skb = svx_emit_skb(spare, LL_RESERVED_SPACE(rt->dst.dev), len);
 	if (!skb) {
-		ip_rt_put(rt);
 		svx_count(sn, SVX_ST_XMIT_ERRORS, 1);
 		return;
 	}
@@ -366,7 +367,7 @@ static void svx_xmit_one(struct svx_net *sn, const u8 *data, u32 len, struct sk_
 	skb_reset_network_header(skb);
 	skb_set_transport_header(skb, iph->ihl * 4);
 	skb->protocol = htons(ETH_P_IP);
-	skb_dst_set(skb, &rt->dst);
+	skb_dst_set_noref(skb, &rt->dst);
 	dst_output(sn->net, NULL, skb);
 }
 
@@ -442,11 +443,10 @@ static enum svx_planned svx_xmit_planned(struct svx_net *sn, struct sk_buff *skb
 	 */
 	if (pre_routing && rt->rt_type == RTN_LOCAL &&
 	    (iph->saddr == in_saddr || inet_addr_type(sn->net, iph->saddr) != RTN_LOCAL)) {
-		ip_rt_put(rt);
 		svx_count(sn, SVX_ST_EMITTED, 1);
 		return SVX_PLANNED_DELIVER;
 	}
-	skb_dst_set(skb, &rt->dst);
+	skb_dst_set_noref(skb, &rt->dst);
 	skb->dev = rt->dst.dev;
 	dst_output(sn->net, NULL, skb);
 	svx_count(sn, SVX_ST_EMITTED, 1);

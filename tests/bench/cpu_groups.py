@@ -77,7 +77,11 @@ def count(path, inner):
             group = group_of(stack)
             counts[group] += 1
             if group in OWN:
-                inner[stack[0]] += 1
+                # A helper (memcpy, a random generator) is shown with the
+                # own function that called it.
+                rule = dict(RULES)[group]
+                owner = next(sym for sym in stack if rule.match(sym))
+                inner[stack[0] if stack[0] == owner else f"{stack[0]} (in {owner})"] += 1
         stack.clear()
 
     with open(path, errors="replace") as f:

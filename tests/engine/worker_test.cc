@@ -334,6 +334,49 @@ TEST(engine_worker_translator, CloseThroughTheWorkerWithRetransmissionAndTimeWai
     EXPECT_EQ(rig.flow_count(), 1u);
 }
 
+// [engine] fin-ack-delay: the ACK of the instance's SAL FIN leaves with our
+// own SAL FIN as one FIN|ACK (both engines: no simulated time needed).
+TEST(engine_worker_translator, DelayedAckRidesOnOurSalFin) {
+    WorkerRig::Options options;
+    options.flow.fin_ack_delay_ms = 40;
+    WorkerRig rig(options);
+    Conn c;
+    ASSERT_NO_FATAL_FAILURE(establish(rig, c, 1000));
+    rig.process(c.instance(kServerIsn + 1, kClientIsn + 1, kFinAck), 2000);
+    rig.process(c.client(kClientIsn + 1, kServerIsn + 2, SVX_TCP_ACK), 2010);
+    rig.process(c.instance_control(SVX_CTL_FIN, kPeerIss + 1, c.iss + 1), 2020);
+    EXPECT_TRUE(rig.out().empty()) << "the ACK waits for our SAL FIN";
+    rig.process(c.client(kClientIsn + 1, kServerIsn + 2, kFinAck), 2030);
+    rig.process(c.instance(kServerIsn + 2, kClientIsn + 2, SVX_TCP_ACK), 2040);
+    EXPECT_TRUE(same_packets(
+        rig.out(), {c.want_control(SVX_CTL_FIN | SVX_CTL_ACK, c.iss + 1, kPeerIss + 2),
+                    c.want_client(kServerIsn + 2, kClientIsn + 2, SVX_TCP_ACK)}));
+    rig.process(c.instance_control(SVX_CTL_ACK, kPeerIss + 2, c.iss + 2), 2050);
+    EXPECT_TRUE(rig.out().empty());
+    EXPECT_EQ(state_of(rig, kClientPort), SVX_FS_TIME_WAIT);
+}
+
+// ... or alone from the worker's timer when our SAL FIN does not follow.
+TEST(engine_worker_translator, DelayedAckLeavesFromTheWorkerTimer) {
+    SKIP_IN_KERNEL_RIG("simulated time (tick)");
+    WorkerRig::Options options;
+    options.flow.fin_ack_delay_ms = 40;
+    WorkerRig rig(options);
+    Conn c;
+    ASSERT_NO_FATAL_FAILURE(establish(rig, c, 1000));
+    rig.process(c.instance(kServerIsn + 1, kClientIsn + 1, kFinAck), 2000);
+    rig.process(c.client(kClientIsn + 1, kServerIsn + 2, SVX_TCP_ACK), 2010);
+    rig.process(c.instance_control(SVX_CTL_FIN, kPeerIss + 1, c.iss + 1), 2020);
+    EXPECT_TRUE(rig.out().empty());
+    rig.tick(2059);
+    EXPECT_TRUE(rig.out().empty());
+    rig.tick(2060);
+    EXPECT_TRUE(same_packets(rig.out(), {c.want_control(SVX_CTL_ACK, c.iss + 1, kPeerIss + 2)}));
+    rig.tick(30000);
+    EXPECT_TRUE(rig.out().empty()) << "a pure ACK is never retransmitted";
+    EXPECT_EQ(state_of(rig, kClientPort), SVX_FS_CLOSING);
+}
+
 TEST(engine_worker_translator, UnacknowledgedFinGivesUpThroughTheWorkerTimer) {
     SKIP_IN_KERNEL_RIG("simulated time (tick)");
     WorkerRig rig;

@@ -34,7 +34,7 @@ MAGIC, VERSION = 0x53564C4B, 1
  A_SVC_PORT, A_CONFIG_GEN, A_ROW_LOCAL_ONLY, A_ROUTER_ADDR, A_ROUTER_ID, A_ROUTES_GEN,
  A_ROUTE_COUNT, A_ROUTE, A_ROUTE_PREFIX, A_ROUTE_BITS, A_ROUTE_TARGET, A_TGT_ADDR,
  A_TGT_PRIORITY, A_TGT_WEIGHT, A_TGT_CHOSEN, A_XLT_ROUTE, A_XLT_ROUTE_COUNT,
- A_ROUTES_TABLE) = range(1, 50)
+ A_ROUTES_TABLE, A_FIN_ACK_DELAY_MS) = range(1, 51)
 ROUTES_ROUTER, ROUTES_XLT_STATIC = 0, 1
 ST_NL_REJECTED = 18  # enum svx_stat
 
@@ -350,6 +350,8 @@ def main():
                    attrs=flow_settings() + attr(A_XLT_ADDR, b"\x0a\0\x01"))
     expect_refused(nl, "MTU below 576", cmd=CMD_SET_CONFIG,
                    attrs=flow_settings().replace(u16(A_SAL_MTU, 1500), u16(A_SAL_MTU, 100)) + XLT)
+    expect_refused(nl, "fin-ack delay above 100 ms", cmd=CMD_SET_CONFIG,
+                   attrs=flow_settings() + u32(A_FIN_ACK_DELAY_MS, 101) + XLT)
     expect_refused(nl, "max flows above flow_cap", cmd=CMD_SET_CONFIG,
                    attrs=flow_settings(max_flows=1 << 22) + XLT)
     expect_refused(nl, "row without service", cmd=CMD_SET_CONFIG,
@@ -407,6 +409,9 @@ def main():
     err, _ = nl.request(CMD_SET_CONFIG, flow_settings() + attr(A_ROUTER_ADDR, bytes([10, 0, 2, 1])) +
                         attr(A_ROUTER_ID, b"\x01" * 32))
     check(err == 0, f"router-only config accepted ({err})")
+    nl.request(CMD_CLEAR_CONFIG)
+    err, _ = nl.request(CMD_SET_CONFIG, flow_settings() + u32(A_FIN_ACK_DELAY_MS, 100) + XLT)
+    check(err == 0, f"config with the largest fin-ack delay accepted ({err})")
     nl.request(CMD_CLEAR_CONFIG)
     probe_static_services(nl)
     print(f"nl_probe: {len(FAILURES)} failure(s)")
