@@ -180,10 +180,15 @@ static enum svx_verdict svx_on_tcp(const struct svx_engine_call *c)
 	dport = svx_get_be16(c->pkt + hlen + 2);
 
 	if (roles->translator) {
-		if (c->ops->xlt_row(c->ctx, daddr, dport, &row))
-			rowp = &row;
 		/* A row removed by a reload stops new flows; its live flows go on. */
 		f = c->ops->find_tcp(c->ctx, saddr, daddr, sport, dport);
+		/* Only a SYN may start a flow: a live translator flow's other
+		 * segments need no row (svx_translator_tcp reads it for SYNs).
+		 */
+		if ((!f || f->role != SVX_ROLE_TRANSLATOR || tot - hlen < SVX_TCP_HDR_LEN ||
+		     svx_is_pure_syn(c->pkt + hlen)) &&
+		    c->ops->xlt_row(c->ctx, daddr, dport, &row))
+			rowp = &row;
 		if (rowp || (f && f->role == SVX_ROLE_TRANSLATOR)) {
 			err = svx_tcp_check(c, &tv);
 			if (err != SVX_OK) {
