@@ -68,14 +68,15 @@ struct svx_flow_cfg {
 	/*
 	 * How long the SAL ACK of the peer's SAL FIN may wait for our own SAL
 	 * FIN, to go out with it as one FIN|ACK (section 6.6 step 5); 0 = ACK
-	 * at once. Below the peer's minimum RTO (200 ms), so it never causes a
-	 * retransmission.
+	 * at once. The engines' timers run every 100 ms: the default 40 ms
+	 * plus that stays below the peer's minimum RTO (200 ms).
 	 */
 	u32 fin_ack_delay_ms;
 };
 
-/* Largest fin_ack_delay_ms: with the kernel engine's 100 ms tick the ACK
- * still leaves before the reference's 200 ms minimum RTO.
+/* Largest fin_ack_delay_ms: with the engines' 100 ms tick the ACK leaves by
+ * the reference's 200 ms minimum RTO at the latest (a retransmitted FIN is
+ * acknowledged at once anyway).
  */
 #define SVX_FIN_ACK_DELAY_MAX_MS 100
 
