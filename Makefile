@@ -42,7 +42,7 @@ DEB_PACKAGES := build-essential cmake pkg-config clang llvm lld \
 	libmnl-dev libnetfilter-queue-dev libnftables-dev \
 	linux-headers-amd64 kmod dkms \
 	iproute2 nftables iptables iperf3 curl python3 procps ethtool \
-	qemu-system-x86 busybox-static cpio xz-utils tcpdump haproxy linux-perf
+	qemu-system-x86 busybox-static cpio xz-utils tcpdump haproxy linux-perf conntrack
 
 .PHONY: all build deps check unit asan fuzz-build fuzz fuzz-check kmod kmod-check \
 	kmod-compat kmod-install dkms-install dkms-remove dkms-source demo bench install clean

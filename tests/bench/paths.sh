@@ -58,6 +58,7 @@ B_PERF=${BENCH_PERF:-0} # 1: perf record the svxlat daemons during one 1-stream 
 B_CPU_PROFILE=${BENCH_CPU_PROFILE:-} # paths to profile system-wide (cpu_profile)
 B_PROFILE_SECONDS=${BENCH_PROFILE_SECONDS:-15}
 B_CPU_TOP=${BENCH_CPU_TOP:-0}
+B_CLIENT_MAX_TW=${BENCH_CLIENT_MAX_TW:-} # the client's net.ipv4.tcp_max_tw_buckets (empty: as is)
 
 NFQ_ACCEPT=$build/tests/bench/bench_nfq_accept
 CONNRATE=$build/tests/bench/connrate
@@ -137,7 +138,14 @@ table ip svbench {
 NFT
 }
 
-dnat_off() { in_ns xlt nft delete table ip svbench; }
+# dnat_off: the rules go, and so do the connections DNAT tracked: their
+# entries (TIME_WAIT for 120 s) would otherwise be expired by conntrack's
+# garbage collection inside the next paths' windows and charged to them.
+dnat_off() {
+    in_ns xlt nft delete table ip svbench
+    in_ns xlt conntrack -F >/dev/null 2>&1 ||
+        echo "   (conntrack -F failed in xlt: DNAT's entries stay until they expire)"
+}
 
 # nfq_on FLAGS...: the accept loop on queue 0, then every forwarded TCP packet
 # to it (iptables-nft: this kernel has no nft queue statement).
@@ -195,6 +203,7 @@ in_ns xlt sysctl -qw net.ipv4.ip_forward=1
 # lan namespace (br_netfilter is built into this kernel), as on a plain veth.
 in_ns lan sysctl -qw net.bridge.bridge-nf-call-iptables=0 2>/dev/null || true
 start_servers
+[[ -z $B_CLIENT_MAX_TW ]] || in_ns cli sysctl -qw net.ipv4.tcp_max_tw_buckets="$B_CLIENT_MAX_TW"
 
 echo "== paths: cli -> xlt -> bridge -> i1 (veth MTU 1500, TSO/GSO on, GRO off)"
 echo "   $(uname -sr), $(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
