@@ -250,9 +250,9 @@ TEST(engine_worker_translator, SuperPacketsLeaveInMtuSizePiecesBothWays) {
     ASSERT_EQ(rig.process(c.client(kClientIsn + 1, kServerIsn + 1, up_flags, up), 1000, true),
               Verdict::drop);
     auto want_up = expected_pieces(up, 1500 - 20 - 12 - 20, kClientIsn + 1, up_flags,
-                             [&](uint32_t seq, uint8_t f, std::string_view piece) {
-                                 return c.want_sal(seq, kServerIsn + 1, f, piece);
-                             });
+                                   [&](uint32_t seq, uint8_t f, std::string_view piece) {
+                                       return c.want_sal(seq, kServerIsn + 1, f, piece);
+                                   });
     ASSERT_EQ(want_up.size(), 21u);
     EXPECT_TRUE(same_packets(rig.out(), want_up));
 
@@ -261,9 +261,9 @@ TEST(engine_worker_translator, SuperPacketsLeaveInMtuSizePiecesBothWays) {
     ASSERT_EQ(rig.process(c.instance(kServerIsn + 1, kClientIsn + 30001, down_flags, down)),
               Verdict::drop);
     auto want_down = expected_pieces(down, 1500 - 20 - 20, kServerIsn + 1, down_flags,
-                               [&](uint32_t seq, uint8_t f, std::string_view piece) {
-                                   return c.want_client(seq, kClientIsn + 30001, f, piece);
-                               });
+                                     [&](uint32_t seq, uint8_t f, std::string_view piece) {
+                                         return c.want_client(seq, kClientIsn + 30001, f, piece);
+                                     });
     ASSERT_EQ(want_down.size(), 14u);
     EXPECT_TRUE(same_packets(rig.out(), want_down));
 }
@@ -334,23 +334,33 @@ TEST(engine_worker_translator, CloseThroughTheWorkerWithRetransmissionAndTimeWai
     EXPECT_EQ(rig.flow_count(), 1u);
 }
 
-// [engine] fin-ack-delay: the ACK of the instance's SAL FIN leaves with our
-// own SAL FIN as one FIN|ACK (both engines: no simulated time needed).
-TEST(engine_worker_translator, DelayedAckRidesOnOurSalFin) {
+// [engine] fin-ack-delay = 40 ms: the instance closes first, the client
+// acknowledges its TCP FIN, then the instance's SAL FIN arrives at 2020.
+WorkerRig::Options delayed_ack_options() {
     WorkerRig::Options options;
     options.flow.fin_ack_delay_ms = 40;
-    WorkerRig rig(options);
-    Conn c;
+    return options;
+}
+
+void instance_sal_fin_arrives(WorkerRig& rig, Conn& c) {
     ASSERT_NO_FATAL_FAILURE(establish(rig, c, 1000));
     rig.process(c.instance(kServerIsn + 1, kClientIsn + 1, kFinAck), 2000);
     rig.process(c.client(kClientIsn + 1, kServerIsn + 2, SVX_TCP_ACK), 2010);
     rig.process(c.instance_control(SVX_CTL_FIN, kPeerIss + 1, c.iss + 1), 2020);
     EXPECT_TRUE(rig.out().empty()) << "the ACK waits for our SAL FIN";
+}
+
+// The ACK of the instance's SAL FIN leaves with our own SAL FIN as one
+// FIN|ACK (both engines: no simulated time needed).
+TEST(engine_worker_translator, DelayedAckRidesOnOurSalFin) {
+    WorkerRig rig(delayed_ack_options());
+    Conn c;
+    ASSERT_NO_FATAL_FAILURE(instance_sal_fin_arrives(rig, c));
     rig.process(c.client(kClientIsn + 1, kServerIsn + 2, kFinAck), 2030);
     rig.process(c.instance(kServerIsn + 2, kClientIsn + 2, SVX_TCP_ACK), 2040);
-    EXPECT_TRUE(same_packets(
-        rig.out(), {c.want_control(SVX_CTL_FIN | SVX_CTL_ACK, c.iss + 1, kPeerIss + 2),
-                    c.want_client(kServerIsn + 2, kClientIsn + 2, SVX_TCP_ACK)}));
+    EXPECT_TRUE(
+        same_packets(rig.out(), {c.want_control(SVX_CTL_FIN | SVX_CTL_ACK, c.iss + 1, kPeerIss + 2),
+                                 c.want_client(kServerIsn + 2, kClientIsn + 2, SVX_TCP_ACK)}));
     rig.process(c.instance_control(SVX_CTL_ACK, kPeerIss + 2, c.iss + 2), 2050);
     EXPECT_TRUE(rig.out().empty());
     EXPECT_EQ(state_of(rig, kClientPort), SVX_FS_TIME_WAIT);
@@ -359,15 +369,9 @@ TEST(engine_worker_translator, DelayedAckRidesOnOurSalFin) {
 // ... or alone from the worker's timer when our SAL FIN does not follow.
 TEST(engine_worker_translator, DelayedAckLeavesFromTheWorkerTimer) {
     SKIP_IN_KERNEL_RIG("simulated time (tick)");
-    WorkerRig::Options options;
-    options.flow.fin_ack_delay_ms = 40;
-    WorkerRig rig(options);
+    WorkerRig rig(delayed_ack_options());
     Conn c;
-    ASSERT_NO_FATAL_FAILURE(establish(rig, c, 1000));
-    rig.process(c.instance(kServerIsn + 1, kClientIsn + 1, kFinAck), 2000);
-    rig.process(c.client(kClientIsn + 1, kServerIsn + 2, SVX_TCP_ACK), 2010);
-    rig.process(c.instance_control(SVX_CTL_FIN, kPeerIss + 1, c.iss + 1), 2020);
-    EXPECT_TRUE(rig.out().empty());
+    ASSERT_NO_FATAL_FAILURE(instance_sal_fin_arrives(rig, c));
     rig.tick(2059);
     EXPECT_TRUE(rig.out().empty());
     rig.tick(2060);
