@@ -58,7 +58,9 @@ B_PERF=${BENCH_PERF:-0} # 1: perf record the svxlat daemons during one 1-stream 
 B_CPU_PROFILE=${BENCH_CPU_PROFILE:-} # paths to profile system-wide (cpu_profile)
 B_PROFILE_SECONDS=${BENCH_PROFILE_SECONDS:-15}
 B_CPU_TOP=${BENCH_CPU_TOP:-0}
-B_CLIENT_MAX_TW=${BENCH_CLIENT_MAX_TW:-} # the client's net.ipv4.tcp_max_tw_buckets (empty: as is)
+# The client's net.ipv4.tcp_max_tw_buckets (empty: as is). Its TIME-WAIT
+# sockets outlive a path's windows (60 s) and slow the next path's connects.
+B_CLIENT_MAX_TW=${BENCH_CLIENT_MAX_TW:-}
 
 NFQ_ACCEPT=$build/tests/bench/bench_nfq_accept
 CONNRATE=$build/tests/bench/connrate
