@@ -60,7 +60,7 @@ def group_of(stack):
     return OTHER
 
 
-OWN = ("svxlat module", "conntrack + NAT")
+OWN = {name: rule for name, rule in RULES if name in ("svxlat module", "conntrack + NAT")}
 
 
 def count(path, inner):
@@ -79,8 +79,7 @@ def count(path, inner):
             if group in OWN:
                 # A helper (memcpy, a random generator) is shown with the
                 # own function that called it.
-                rule = dict(RULES)[group]
-                owner = next(sym for sym in stack if rule.match(sym))
+                owner = next(sym for sym in stack if OWN[group].match(sym))
                 inner[stack[0] if stack[0] == owner else f"{stack[0]} (in {owner})"] += 1
         stack.clear()
 
@@ -140,15 +139,14 @@ def main(argv):
     # speed drifts between the windows (a shared host, an emulated CPU).
     for run in runs:
         label, counts, conns, packets, _ = run
+        tcp = counts["TCP and sockets"]
         if packets > 0 and conns > 0:
-            own = counts["svxlat module"] + counts["conntrack + NAT"]
-            tcp = counts["TCP and sockets"]
+            own = sum(counts[name] for name in OWN)
             per_tcp = f"{own / tcp:.3f} x the endpoints' TCP work per connection," \
                 f" {own / tcp * conns / packets:.4f} per packet" if tcp else "-"
             print(f"   {label}: {packets / conns:.1f} packets through the middle box per connection;"
                   f" its own work (svxlat module or conntrack + NAT) {usec(run, own) * conns / packets:.2f}"
                   f" us per packet, {per_tcp}")
-        tcp = counts["TCP and sockets"]
         if top and tcp:
             print(f"   {label}: its own work by innermost function, x the endpoints' TCP work:")
             for sym, n in inners[label].most_common(top):

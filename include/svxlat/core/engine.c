@@ -180,23 +180,25 @@ static enum svx_verdict svx_on_tcp(const struct svx_engine_call *c)
 	dport = svx_get_be16(c->pkt + hlen + 2);
 
 	if (roles->translator) {
+		bool xlt_flow;
+
 		/* A row removed by a reload stops new flows; its live flows go on. */
 		f = c->ops->find_tcp(c->ctx, saddr, daddr, sport, dport);
+		xlt_flow = f && f->role == SVX_ROLE_TRANSLATOR;
 		/* Only a SYN may start a flow: a live translator flow's other
 		 * segments need no row (svx_translator_tcp reads it for SYNs).
 		 */
-		if ((!f || f->role != SVX_ROLE_TRANSLATOR || tot - hlen < SVX_TCP_HDR_LEN ||
-		     svx_is_pure_syn(c->pkt + hlen)) &&
+		if ((!xlt_flow || tot - hlen < SVX_TCP_HDR_LEN || svx_is_pure_syn(c->pkt + hlen)) &&
 		    c->ops->xlt_row(c->ctx, daddr, dport, &row))
 			rowp = &row;
-		if (rowp || (f && f->role == SVX_ROLE_TRANSLATOR)) {
+		if (rowp || xlt_flow) {
 			err = svx_tcp_check(c, &tv);
 			if (err != SVX_OK) {
 				if (f)
 					c->ops->done(c->ctx, f);
 				return svx_consume_drop(c, err);
 			}
-			if (f && f->role != SVX_ROLE_TRANSLATOR) {
+			if (f && !xlt_flow) {
 				c->ops->done(c->ctx, f);
 				f = NULL;
 			}

@@ -317,6 +317,14 @@ static void svx_emit_tcp_rst(struct svx_flow *f, const struct svx_flow_cfg *cfg,
 	svx_emit_segments(f, cfg, out, &s);
 }
 
+/* A pure SAL ACK of everything received; it is also the ACK we may owe. */
+static void svx_send_ack(struct svx_flow *f, const struct svx_flow_cfg *cfg, struct svx_emit *out)
+{
+	if (f->ctl_pending == SVX_CTL_ACK)
+		f->ctl_pending = 0;
+	svx_emit_sal_ctrl(f, cfg, out, f->sal_peer_addr, SVX_CTL_ACK, f->snd_nxt, f->rcv_nxt);
+}
+
 /*
  * Our SAL FIN, once our side's TCP FIN is acknowledged (6.6 step 3); it
  * carries the delayed ACK of the peer's FIN when one is owed (FIN|ACK, which
@@ -699,9 +707,7 @@ static bool svx_sal_control(struct svx_flow *f, const struct svx_flow_cfg *cfg, 
 		/* Old or duplicate control packet: re-acknowledge (e.g. a FIN),
 		 * which also sends an ACK we were delaying.
 		 */
-		if (f->ctl_pending == SVX_CTL_ACK)
-			f->ctl_pending = 0;
-		svx_emit_sal_ctrl(f, cfg, out, f->sal_peer_addr, SVX_CTL_ACK, f->snd_nxt, f->rcv_nxt);
+		svx_send_ack(f, cfg, out);
 		r->reason = SVX_E_VERNO;
 		return false;
 	}
@@ -752,8 +758,7 @@ static bool svx_sal_control(struct svx_flow *f, const struct svx_flow_cfg *cfg, 
 			f->ctl_pending = SVX_CTL_ACK;
 			f->rto_deadline_ms = now_ms + cfg->fin_ack_delay_ms;
 		} else {
-			svx_emit_sal_ctrl(f, cfg, out, f->sal_peer_addr, SVX_CTL_ACK, f->snd_nxt,
-					  f->rcv_nxt);
+			svx_send_ack(f, cfg, out);
 		}
 	}
 	svx_check_closed(f, r);
@@ -971,9 +976,7 @@ bool svx_flow_tick(struct svx_flow *f, const struct svx_flow_cfg *cfg, u64 now_m
 		return false;
 	if (f->ctl_pending == SVX_CTL_ACK) {
 		/* The delayed ACK of the peer's FIN, alone after all. */
-		f->ctl_pending = 0;
-		svx_emit_sal_ctrl(f, cfg, out, f->sal_peer_addr, SVX_CTL_ACK, f->snd_nxt,
-				  f->rcv_nxt);
+		svx_send_ack(f, cfg, out);
 		return false;
 	}
 	if (f->retrans >= cfg->max_retrans) {
